@@ -1,0 +1,1 @@
+"""The vector index on disk: versioned, checksummed, switched in atomically."""

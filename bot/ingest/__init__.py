@@ -1,0 +1,1 @@
+"""Reading a corpus folder into articles and passages."""

@@ -1,0 +1,66 @@
+"""Walk a corpus folder: every supported article becomes passages; bad files are reported, not fatal."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.ingest.passages import article_passages
+from bot.ingest.readers import SUPPORTED_SUFFIXES, IngestError, read_article
+from bot.models import Article, Passage
+
+# Files in corpus/ that configure the bot rather than being articles.
+CONFIG_NAMES = frozenset({"shows.yaml", "shows.yml", "readme.md", "readme.txt"})
+
+
+@dataclass(slots=True)
+class Corpus:
+    articles: list[Article] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "file: reason", shown to the admin
+    fingerprint: str = ""  # sha256 over (name, bytes) of every article file
+    files: dict[str, str] = field(default_factory=dict)  # article file -> sha256 of its bytes
+
+
+def article_files(root: Path) -> list[Path]:
+    """Article files under `root`, sorted, skipping hidden files and configuration files."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED_SUFFIXES
+        and p.name.lower() not in CONFIG_NAMES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def load_corpus(root: Path) -> Corpus:
+    """Read every article under `root`. Raises FileNotFoundError only when the folder is missing."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"corpus folder {root} does not exist")
+    corpus = Corpus()
+    digest = hashlib.sha256()
+    for path in article_files(root):
+        rel = path.relative_to(root).as_posix()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            corpus.problems.append(f"{rel}: cannot read ({exc.strerror or exc})")
+            continue
+        file_hash = hashlib.sha256(data).hexdigest()
+        digest.update(rel.encode() + b"\0" + file_hash.encode() + b"\0")
+        try:
+            article = read_article(path, root)
+        except IngestError as exc:
+            corpus.problems.append(str(exc))
+            continue
+        passages = article_passages(article)
+        if not passages:
+            corpus.problems.append(f"{rel}: no sentences found")
+            continue
+        corpus.files[rel] = file_hash
+        corpus.articles.append(article)
+        corpus.passages.extend(passages)
+    corpus.fingerprint = digest.hexdigest()
+    return corpus

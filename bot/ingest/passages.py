@@ -1,0 +1,107 @@
+"""Cut an article into passages: a few whole sentences from one paragraph, with their speaker.
+
+Interview articles print quotes as `Krysten Ritter: “…` and carry the quote on over several
+paragraphs until a closing mark; every passage of such a quote keeps the speaker so the bot can say
+who said it. Passages stay small (a few sentences) so a fan's question lands on the exact lines.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from bot.ingest.sentences import split_sentences
+from bot.models import Article, Passage
+
+MAX_SENTENCES = 3
+MAX_CHARS = 420
+
+_NAME = r"[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|de|da|van|von|del|la|le)){0,3}"
+_OPEN = "\"“«"
+_CLOSE = "\"”»"
+# "Krysten Ritter: “…", "Mike Colter (Luke Cage): "…"
+_SPEAKER_PREFIX = re.compile(rf"^(?P<name>{_NAME})(?:\s*\([^)]{{1,60}}\))?\s*[:：]\s*(?P<open>[{_OPEN}])")
+# "Our critic, Noor Haddad, summed up …: "…"", "Noor Haddad said: "…""
+_INLINE_SPEAKER = re.compile(
+    rf"(?:^|[,\s])(?P<name>{_NAME})(?:,[^,]{{0,60}},|,)?\s+(?:said|says|told \w+|added|explained|summed up"
+    rf"|put it|noted|recalled|joked|admitted)\b[^{_OPEN}]{{0,60}}[:,]\s*[{_OPEN}]"
+)
+_SAID_AFTER = re.compile(rf"[{_CLOSE}],?\s*(?:said|says)\s+(?P<name>{_NAME})")
+
+
+def article_passages(article: Article) -> list[Passage]:
+    """All passages of an article, in reading order, with stable ids."""
+    passages: list[Passage] = []
+    speaker: str | None = None
+    in_quote = False
+    for number, paragraph in enumerate(article.paragraphs):
+        text = paragraph.text
+        prefix = _SPEAKER_PREFIX.match(text)
+        if prefix:
+            speaker, in_quote = prefix["name"].strip(), True
+            text = text[prefix.end():]
+        elif not in_quote:
+            speaker = None
+        closes = bool(re.search(rf"[{_CLOSE}]\s*$", text)) and in_quote
+        if in_quote:
+            text = _strip_outer_quotes(text)
+        sentences = split_sentences(text)
+        if not in_quote:
+            speaker_here = _inline_speaker(text)
+        else:
+            speaker_here = speaker
+        for group in _group(sentences):
+            passages.append(
+                Passage(
+                    id=f"{article.meta.file}#{len(passages)}",
+                    file=article.meta.file,
+                    text=" ".join(group),
+                    sentences=tuple(group),
+                    speaker=speaker_here,
+                    heading=paragraph.heading,
+                    paragraph=number,
+                )
+            )
+        if closes:
+            in_quote = False
+    return passages
+
+
+def _strip_outer_quotes(text: str) -> str:
+    text = text.strip()
+    if text[:1] in _OPEN and text.count(text[0]) >= 1 and not _balanced_after_strip(text):
+        text = text[1:]
+    if text[-1:] in _CLOSE:
+        body = text[:-1]
+        if body.count("“") <= body.count("”") or text[-1] == '"' and body.count('"') % 2 == 0:
+            text = body
+    return text.strip()
+
+
+def _balanced_after_strip(text: str) -> bool:
+    """True when the leading mark opens an inner quote that also closes inside the paragraph."""
+    return text[0] == "“" and text.count("“") == text.count("”") and not text.endswith("”")
+
+
+def _inline_speaker(text: str) -> str | None:
+    for pattern in (_INLINE_SPEAKER, _SAID_AFTER):
+        match = pattern.search(text)
+        if match:
+            return match["name"].strip()
+    return None
+
+
+def _group(sentences: list[str]) -> list[list[str]]:
+    """Split a paragraph's sentences into even groups of at most MAX_SENTENCES / MAX_CHARS."""
+    if not sentences:
+        return []
+    total = sum(len(s) + 1 for s in sentences)
+    count = max(math.ceil(len(sentences) / MAX_SENTENCES), math.ceil(total / MAX_CHARS))
+    count = min(count, len(sentences))
+    size = len(sentences) / count
+    groups: list[list[str]] = []
+    for index in range(count):
+        start, end = round(index * size), round((index + 1) * size)
+        if start < end:
+            groups.append(sentences[start:end])
+    return groups

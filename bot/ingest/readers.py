@@ -1,0 +1,241 @@
+"""Turn one article file (.txt, .md with YAML front matter, .html) into an `Article`.
+
+Each format is reduced to the same thing: metadata (title, date, outlet, author, URL) and clean
+body paragraphs, each with the heading above it. Markdown goes through HTML so both share one
+boilerplate-stripping path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import frontmatter
+from bs4 import BeautifulSoup, Tag
+from markdown_it import MarkdownIt
+
+from bot.ingest.dates import find_date, normalise_date
+from bot.ingest.junk import is_junk, via_outlet
+from bot.models import Article, ArticleMeta, Paragraph
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_ARTICLE_BYTES = 5_000_000
+
+
+class IngestError(Exception):
+    """An article that cannot be read; reported by file name and skipped, never fatal."""
+
+
+_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "dd", "dt")
+_DROP_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "form", "iframe", "button",
+              "svg", "template", "select", "input", "figure")
+_JUNK_ATTR = re.compile(
+    r"cookie|consent|gdpr|newsletter|subscribe|sign-?up|share|social|related|promo|advert|\bads?\b|banner"
+    r"|breadcrumb|comment|sidebar|popup|modal|paywall|byline-social|author-bio|recommend|trending",
+    re.IGNORECASE,
+)
+_BYLINE_RE = re.compile(r"^\s*(?:written\s+)?by\s+(?P<rest>.+)$", re.IGNORECASE)
+_TITLE_SPLIT = re.compile(r"\s+[-|–—]\s+")
+_SPACE = re.compile(r"\s+")
+
+
+def read_article(path: Path, corpus_root: Path) -> Article:
+    """Read and clean one article; raises IngestError with a readable reason."""
+    rel = path.relative_to(corpus_root).as_posix()
+    try:
+        if path.stat().st_size > MAX_ARTICLE_BYTES:
+            raise IngestError(f"{rel}: larger than {MAX_ARTICLE_BYTES // 1_000_000} MB")
+        raw = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{rel}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise IngestError(f"{rel}: cannot read ({exc.strerror or exc})") from exc
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    suffix = path.suffix.lower()
+    if suffix in (".md", ".markdown"):
+        article = _read_markdown(raw, rel)
+    elif suffix in (".html", ".htm"):
+        article = _read_html(raw, rel)
+    elif suffix == ".txt":
+        article = _read_text(raw, rel)
+    else:
+        raise IngestError(f"{rel}: unsupported file type {suffix or '(none)'}")
+    if not article.paragraphs:
+        raise IngestError(f"{rel}: no article text found")
+    return article
+
+
+def clean_space(text: str) -> str:
+    return _SPACE.sub(" ", text.replace("\u00a0", " ")).strip()
+
+
+# ----------------------------------------------------------------------------- plain text
+
+def _read_text(raw: str, rel: str) -> Article:
+    blocks = [b for b in re.split(r"\n\s*\n", raw) if b.strip()]
+    if not blocks:
+        raise IngestError(f"{rel}: empty file")
+    lines = [ln.strip() for ln in blocks[0].split("\n") if ln.strip()]
+    title = clean_space(lines[0])
+    header = lines[1:]
+    body = blocks[1:]
+    # Byline and dateline blocks follow the title until the first line that reads as prose.
+    while body and _is_header_block(body[0]):
+        header.extend(ln.strip() for ln in body.pop(0).split("\n") if ln.strip())
+    meta = _meta_from_header(header, rel, title)
+    texts = [clean_space(b.replace("\n", " ")) for b in body]
+    return _assemble(meta, [(t, None) for t in texts])
+
+
+def _is_header_block(block: str) -> bool:
+    lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+    return all(
+        len(ln) < 120 and (_BYLINE_RE.match(ln) or find_date(ln) and len(ln) < 60 or is_junk(ln))
+        for ln in lines
+    )
+
+
+def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
+    author = outlet = date = None
+    for line in lines:
+        found = find_date(line)
+        if found and not date:
+            date = found[0]
+        byline = _BYLINE_RE.match(line)
+        if byline:
+            parts = [p.strip() for p in byline["rest"].split(",") if p.strip()]
+            parts = [p for p in parts if not find_date(p) and not re.fullmatch(r"\d{4}", p)]
+            if parts:
+                author = author or parts[0]
+            if len(parts) > 1:
+                outlet = outlet or parts[1]
+    return ArticleMeta(file=rel, title=title, date=date, outlet=outlet, author=author)
+
+
+# ----------------------------------------------------------------------------- markdown
+
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+def _read_markdown(raw: str, rel: str) -> Article:
+    try:
+        post = frontmatter.loads(raw)
+    except Exception as exc:  # the YAML parser raises many kinds; all mean "bad front matter"
+        raise IngestError(f"{rel}: unreadable front matter ({exc})") from exc
+    data = post.metadata
+    shows = data.get("shows") or data.get("show") or ()
+    if isinstance(shows, str):
+        shows = (shows,)
+    html = _MARKDOWN.render(post.content)
+    article = _read_html(f"<article>{html}</article>", rel)
+    meta = article.meta
+    meta = ArticleMeta(
+        file=rel,
+        title=clean_space(str(data.get("title") or meta.title)),
+        date=normalise_date(data.get("date")) or meta.date,
+        outlet=_str_or_none(data.get("outlet") or data.get("source") or data.get("site")) or meta.outlet,
+        url=_str_or_none(data.get("url") or data.get("link")) or meta.url,
+        author=_str_or_none(data.get("author")) or meta.author,
+        shows=tuple(str(s) for s in shows),
+    )
+    paragraphs = tuple(p for p in article.paragraphs if p.text != meta.title)
+    return Article(meta, paragraphs)
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return clean_space(str(value)) or None
+
+
+# ----------------------------------------------------------------------------- HTML
+
+def _read_html(raw: str, rel: str) -> Article:
+    soup = BeautifulSoup(raw, "html.parser")
+    page_title = clean_space(soup.title.get_text()) if soup.title else ""
+    meta_tags = {
+        (m.get("property") or m.get("name") or "").lower(): m.get("content", "")
+        for m in soup.find_all("meta")
+        if isinstance(m, Tag)
+    }
+    canonical = soup.find("link", rel="canonical")
+    url = meta_tags.get("og:url") or (canonical.get("href") if isinstance(canonical, Tag) else None)
+    outlet = meta_tags.get("og:site_name") or None
+    author = meta_tags.get("author") or None
+    date = normalise_date(meta_tags.get("article:published_time") or meta_tags.get("date"))
+
+    h1 = soup.find("h1")
+    title = clean_space(meta_tags.get("og:title") or (h1.get_text() if h1 else "") or page_title)
+    if page_title and not outlet:
+        parts = _TITLE_SPLIT.split(page_title)
+        if len(parts) > 1 and len(parts[-1]) < 50:
+            outlet = parts[-1]
+    header = soup.find("header")
+    header_lines = [clean_space(p.get_text()) for p in header.find_all("p")] if isinstance(header, Tag) else []
+
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(True):
+        if isinstance(tag, Tag) and tag.attrs is not None and _looks_like_junk(tag):
+            tag.decompose()
+    if isinstance(header, Tag):
+        header.decompose()
+
+    root = soup.find("article") or soup.find("main") or soup.body or soup
+    items: list[tuple[str, str | None]] = []
+    heading: str | None = None
+    for block in root.find_all(_BLOCK_TAGS):
+        if block.find(_BLOCK_TAGS):
+            continue  # a container; its inner blocks are visited on their own
+        text = clean_space(block.get_text(" "))
+        text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+        if not text:
+            continue
+        if block.name in ("h1",) and text == title:
+            continue
+        if block.name and block.name[0] == "h" and block.name[1:].isdigit():
+            heading = text
+            continue
+        if _BYLINE_RE.match(text) and len(text) < 120:
+            header_lines.append(text)
+            continue
+        items.append((text, heading))
+
+    byline_meta = _meta_from_header(header_lines, rel, title)
+    meta = ArticleMeta(
+        file=rel,
+        title=title or rel,
+        date=date or byline_meta.date,
+        outlet=outlet or byline_meta.outlet,
+        url=url or None,
+        author=author or byline_meta.author,
+    )
+    return _assemble(meta, items)
+
+
+def _looks_like_junk(tag: Tag) -> bool:
+    if tag.name in ("html", "body", "article", "main"):
+        return False
+    names = " ".join([str(tag.get("id") or ""), " ".join(tag.get("class") or []), str(tag.get("role") or "")])
+    return bool(names.strip()) and bool(_JUNK_ATTR.search(names))
+
+
+# ----------------------------------------------------------------------------- shared
+
+def _assemble(meta: ArticleMeta, items: list[tuple[str, str | None]]) -> Article:
+    """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""
+    outlet = meta.outlet
+    paragraphs: list[Paragraph] = []
+    for text, heading in items:
+        credit = via_outlet(text)
+        if credit:
+            outlet = outlet or credit
+            continue
+        if is_junk(text):
+            continue
+        paragraphs.append(Paragraph(text=text, heading=heading))
+    if outlet != meta.outlet:
+        meta = ArticleMeta(meta.file, meta.title, meta.date, outlet, meta.url, meta.author, meta.shows)
+    return Article(meta, tuple(paragraphs))

@@ -1,0 +1,89 @@
+"""Resolve what fans type ("jj", "dd", "purple man") to the names the articles use.
+
+Two sources: nicknames an admin wrote in `corpus/shows.yaml`, and abbreviations worked out from
+the corpus itself: a short unknown word like "jj" or "dd" is matched against the shows and people
+the articles are about, by initials first ("Jessica Jones") and then by letters in order within a
+one-word name ("Daredevil").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from bot.search.lexical import STOPWORDS
+from bot.text import fold
+
+_NAME = re.compile(r"\b[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){0,2}\b")
+_TOKEN = re.compile(r"[a-z0-9']+")
+_LEADING_NOISE = {"the", "a", "an", "in", "on", "as", "and", "but", "so", "for", "at", "by", "with", "of"}
+
+
+def candidate_names(titles: Iterable[str], shows: Iterable[str], texts: Iterable[str]) -> list[str]:
+    """Names worth resolving abbreviations to: declared shows, names in titles, recurring names."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for match in _NAME.finditer(text):
+            counts[_trim(match.group())] += 1
+    names = set(shows)
+    for title in titles:
+        names.update(_trim(m.group()) for m in _NAME.finditer(title))
+    names.update(name for name, count in counts.items() if count >= 3)
+    return sorted(n for n in names if n and fold(n) not in STOPWORDS)
+
+
+def _trim(name: str) -> str:
+    words = name.split()
+    while words and words[0].lower() in _LEADING_NOISE:
+        words.pop(0)
+    return " ".join(words)
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    position = 0
+    for letter in short:
+        position = long.find(letter, position) + 1
+        if position == 0:
+            return False
+    return True
+
+
+class AliasResolver:
+    """Rewrites a question so nicknames and abbreviations carry the canonical name too."""
+
+    def __init__(self, names: Iterable[str], nicknames: Mapping[str, str], vocabulary: set[str]) -> None:
+        self._nicknames = {fold(k): v for k, v in nicknames.items() if k.strip()}
+        self._vocabulary = vocabulary
+        self._by_initials: dict[str, str] = {}
+        self._single_words: list[str] = []
+        for name in names:
+            words = name.split()
+            if len(words) > 1:
+                self._by_initials.setdefault("".join(w[0] for w in words).lower(), name)
+            else:
+                self._single_words.append(name)
+        self._phrases = sorted(self._nicknames, key=len, reverse=True)
+
+    def resolve_word(self, word: str) -> str | None:
+        """The name an abbreviation stands for, or None when the word is known or unresolvable."""
+        if not 2 <= len(word) <= 4 or not word.isalpha() or word in STOPWORDS or word in self._vocabulary:
+            return None
+        if word in self._by_initials:
+            return self._by_initials[word]
+        matches = [n for n in self._single_words if fold(n)[0] == word[0] and _is_subsequence(word, fold(n))]
+        return matches[0] if len(matches) == 1 else None
+
+    def expand(self, question: str) -> str:
+        """The question with each alias followed by the name it stands for."""
+        text = fold(question)
+        for phrase in self._phrases:
+            pattern = rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
+            if re.search(pattern, text):
+                text = re.sub(pattern, lambda m, p=phrase: f"{m.group()} ({self._nicknames[p]})", text, count=1)
+        words = []
+        for word in text.split(" "):
+            bare = word.strip("?!.,;:()\"'")
+            name = self.resolve_word(bare)
+            words.append(f"{word} ({name})" if name else word)
+        return " ".join(words)

@@ -1,0 +1,56 @@
+"""BM25 over stemmed words: catches rare names and exact phrases that embeddings blur."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from bot.text import fold
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = frozenset(
+    ["a", "an", "the", "and", "or", "but", "if", "of", "at", "by", "for", "with", "about", "against", "between", "into", "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will", "just", "don", "should", "now", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "these", "those", "am", "would", "could", "ought", "i'm", "you're", "he's", "she's", "it's", "we're", "they're", "i've", "you've", "we've", "they've", "i'd", "you'd", "he'd", "she'd", "we'd", "they'd", "i'll", "you'll", "he'll", "she'll", "we'll", "they'll", "isn't", "aren't", "wasn't", "weren't", "hasn't", "haven't", "hadn't", "doesn't", "don't", "didn't", "won't", "wouldn't", "shan't", "shouldn't", "can't", "cannot", "couldn't", "mustn't", "let's", "that's", "who's", "what's", "here's", "there's", "when's", "where's", "why's", "how's", "as", "until", "while", "say", "said", "says", "tell", "think", "thought", "get", "got", "also", "like", "really", "much", "many", "one", "two"]
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed content words of `text` (possessives and stopwords dropped)."""
+    words = [w.split("'")[0] for w in _WORD.findall(fold(text))]
+    return _stemmer().stemWords([w for w in words if w and w not in STOPWORDS])
+
+
+class LexicalIndex:
+    """BM25 scores for every passage, normalised to [0, 1] per question."""
+
+    def __init__(self, documents: Sequence[str]) -> None:
+        self._model = bm25s.BM25()
+        self._count = len(documents)
+        self._vocabulary: set[str] = set()
+        corpus = []
+        for doc in documents:
+            words = tokens(doc)
+            self._vocabulary.update(words)
+            corpus.append(words or ["\u2205"])
+        if corpus:
+            self._model.index(corpus, show_progress=False)
+
+    def known(self, words: Sequence[str]) -> list[str]:
+        return [w for w in words if w in self._vocabulary]
+
+    def scores(self, query: str) -> np.ndarray:
+        words = self.known(tokens(query))
+        if not words or not self._count:
+            return np.zeros(self._count, dtype=np.float32)
+        raw = np.asarray(self._model.get_scores(words), dtype=np.float32)
+        top = float(raw.max())
+        return raw / top if top > 0 else raw

@@ -1,0 +1,152 @@
+"""Hybrid retrieval: MiniLM cosine plus BM25, with dedupe and an abstention threshold.
+
+The dense score carries meaning ("how does the season end" ~ "in the finale ..."), BM25 carries
+rare names the embedding blurs. A question whose best passage is not close enough in meaning is
+declined rather than answered with a random quote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.index.store import LoadedIndex
+from bot.models import ArticleMeta, Hit, Passage
+from bot.search.aliases import AliasResolver, candidate_names
+from bot.search.lexical import LexicalIndex, tokens
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    lexical_weight: float = 0.3  # share of the normalised BM25 score in the final score
+    min_dense: float = 0.30  # below this cosine the best passage is not about the question
+    min_dense_with_words: float = 0.22  # ...unless a rare question word is found in that passage
+    duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
+    speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
+
+
+_QUOTE_INTENT = re.compile(
+    r"\bwho\s+(said|says|say|told|claimed|thinks|called|compared)\b|\bwho\b.*\bsaid\b"
+    r"|\b(say|said|says|quote|quoted|talk|talked|think|thinks|feel|feels)\b",
+    re.I,
+)
+
+
+def wants_quote(text: str) -> bool:
+    """True for questions after what someone said or thinks, which attributed quotes answer best."""
+    return bool(_QUOTE_INTENT.search(text))
+
+
+def embedding_text(passage: Passage) -> str:
+    """What the model sees for a passage: its words plus the heading and speaker that frame them."""
+    parts = [passage.heading or "", f"{passage.speaker}:" if passage.speaker else "", passage.text]
+    return " ".join(p for p in parts if p)
+
+
+def lexical_text(passage: Passage, article: ArticleMeta) -> str:
+    return " ".join(x for x in (passage.heading, passage.speaker, passage.text, article.title) if x)
+
+
+class Retriever:
+    """Ranks one index version's passages for a question. Immutable once built; thread-safe reads."""
+
+    def __init__(
+        self,
+        index: LoadedIndex,
+        nicknames: Mapping[str, str] | None = None,
+        settings: SearchSettings | None = None,
+    ) -> None:
+        self.index = index
+        self.settings = settings or SearchSettings()
+        self._vectors = index.vectors
+        self._lexical = LexicalIndex(
+            [lexical_text(p, index.articles[p.file]) for p in index.passages]
+        )
+        vocabulary = {w for p in index.passages for w in tokens(p.text)}
+        names = candidate_names(
+            [a.title for a in index.articles.values()],
+            [s for a in index.articles.values() for s in a.shows],
+            [p.text for p in index.passages],
+        )
+        self.aliases = AliasResolver(names, nicknames or {}, vocabulary)
+        self._speakers = np.array([p.speaker is not None for p in index.passages])
+
+    def expand(self, question: str) -> str:
+        return self.aliases.expand(question)
+
+    def rank(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        *,
+        context_vector: np.ndarray | None = None,
+        context_weight: float = 0.0,
+        prefer_speakers: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Final and dense scores for every passage. `query_text` should already be expanded."""
+        dense = self._vectors @ query_vector.astype(np.float32)
+        if context_vector is not None and context_weight > 0:
+            dense = (1 - context_weight) * dense + context_weight * (self._vectors @ context_vector)
+        lexical = self._lexical.scores(query_text)
+        score = dense + self.settings.lexical_weight * lexical
+        if prefer_speakers:
+            score = score + self.settings.speaker_bonus * self._speakers
+        return score, dense
+
+    def search(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        *,
+        k: int = 5,
+        skip: int = 0,
+        context_vector: np.ndarray | None = None,
+        context_weight: float = 0.0,
+        exclude: Sequence[str] = (),
+        prefer_speakers: bool | None = None,
+    ) -> list[Hit]:
+        """Best `k` distinct passages after the first `skip`; empty when nothing is on topic."""
+        if not self.index.passages:
+            return []
+        if prefer_speakers is None:
+            prefer_speakers = wants_quote(query_text)
+        score, dense = self.rank(
+            query_vector,
+            query_text,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            prefer_speakers=prefer_speakers,
+        )
+        if not self.is_on_topic(dense, query_text):
+            return []
+        order = np.argsort(-score, kind="stable")
+        excluded = set(exclude)
+        chosen: list[int] = []
+        for position in order[: max(200, 4 * (k + skip))]:
+            passage = self.index.passages[int(position)]
+            if passage.id in excluded or self._duplicate(int(position), chosen):
+                continue
+            chosen.append(int(position))
+            if len(chosen) >= k + skip:
+                break
+        return [
+            Hit(self.index.passages[i], self.index.articles[self.index.passages[i].file], float(score[i]))
+            for i in chosen[skip:]
+        ]
+
+    def is_on_topic(self, dense: np.ndarray, query_text: str) -> bool:
+        best = float(dense.max()) if dense.size else 0.0
+        if best >= self.settings.min_dense:
+            return True
+        if best < self.settings.min_dense_with_words:
+            return False
+        return bool(self._lexical.known(tokens(query_text)))
+
+    def _duplicate(self, candidate: int, chosen: list[int]) -> bool:
+        if not chosen:
+            return False
+        sims = self._vectors[chosen] @ self._vectors[candidate]
+        return bool((sims >= self.settings.duplicate_cosine).any())
