@@ -37,7 +37,9 @@ class Config:
 
             load_dotenv(env_file, override=False)
         env = os.environ
-        owners = frozenset(int(x) for x in env.get("BOT_OWNER_IDS", "").replace(",", " ").split() if x.isdigit())
+        owners = frozenset(
+            int(x) for x in env.get("BOT_OWNER_IDS", "").replace(",", " ").split() if x.isdigit()
+        )
         return cls(
             corpus_dir=Path(env.get("CORPUS_DIR") or "corpus"),
             index_dir=Path(env.get("INDEX_DIR") or "embeddings"),

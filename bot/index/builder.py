@@ -128,7 +128,9 @@ def build_index(
     report.spoiler_passages = sum(1 for p in passages if p.spoiler is None or p.spoiler.any)
     report.added = sorted(corpus.files.keys() - old_files.keys())
     report.removed = sorted(old_files.keys() - corpus.files.keys())
-    report.changed = sorted(f for f in corpus.files.keys() & old_files.keys() if corpus.files[f] != old_files[f])
+    report.changed = sorted(
+        f for f in corpus.files.keys() & old_files.keys() if corpus.files[f] != old_files[f]
+    )
     report.seconds = time.monotonic() - started
     return loaded, report
 

@@ -138,8 +138,7 @@ class IndexStore:
         version = version or self.current_version()
         if not version:
             raise IndexMissing(
-                f"no index in {self.root}: build one with `python -m bot index` "
-                "(or /reindex on Discord)"
+                f"no index in {self.root}: build one with `python -m bot index` (or /reindex on Discord)"
             )
         return self._load_path(self.versions_dir / version, verify=verify)
 
@@ -148,9 +147,13 @@ class IndexStore:
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise IndexCorrupt(f"index version {name} has no manifest; rebuild with `python -m bot index`") from exc
+            raise IndexCorrupt(
+                f"index version {name} has no manifest; rebuild with `python -m bot index`"
+            ) from exc
         except (OSError, ValueError) as exc:
-            raise IndexCorrupt(f"index version {name}: unreadable manifest ({exc}); rebuild the index") from exc
+            raise IndexCorrupt(
+                f"index version {name}: unreadable manifest ({exc}); rebuild the index"
+            ) from exc
         self._check_manifest(manifest, name)
         for file_name in _FILES:
             file_path = path / file_name
@@ -164,7 +167,9 @@ class IndexStore:
         try:
             vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError) as exc:
-            raise IndexCorrupt(f"index version {name}: vectors unreadable ({exc}); rebuild the index") from exc
+            raise IndexCorrupt(
+                f"index version {name}: vectors unreadable ({exc}); rebuild the index"
+            ) from exc
         count = int(manifest["count"])
         if vectors.dtype != np.float32 or vectors.shape != (count, self.dimension):
             raise IndexCorrupt(
@@ -183,7 +188,9 @@ class IndexStore:
                 for a in json.loads((path / "articles.json").read_text(encoding="utf-8"))
             }
         except (ValueError, KeyError, TypeError) as exc:
-            raise IndexCorrupt(f"index version {name}: passage data unreadable ({exc}); rebuild the index") from exc
+            raise IndexCorrupt(
+                f"index version {name}: passage data unreadable ({exc}); rebuild the index"
+            ) from exc
         if len(passages) != count:
             raise IndexCorrupt(f"index version {name}: {len(passages)} passages for {count} vectors")
         missing = {p.file for p in passages} - articles.keys()
@@ -291,4 +298,3 @@ def check_vectors(vectors: np.ndarray, *, where: str) -> None:
     norms = np.linalg.norm(vectors, axis=1)
     if (np.abs(norms - 1.0) > 1e-2).any():
         raise IndexCorrupt(f"{where}: vectors are not unit length (zero or damaged rows); rebuild the index")
-

@@ -17,8 +17,8 @@ MAX_SENTENCES = 3
 MAX_CHARS = 420
 
 _NAME = r"[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|de|da|van|von|del|la|le)){0,3}"
-_OPEN = "\"“«"
-_CLOSE = "\"”»"
+_OPEN = '"“«'
+_CLOSE = '"”»'
 # "Krysten Ritter: “…", "Mike Colter (Luke Cage): "…"
 _SPEAKER_PREFIX = re.compile(rf"^(?P<name>{_NAME})(?:\s*\([^)]{{1,60}}\))?\s*[:：]\s*(?P<open>[{_OPEN}])")
 # "Our critic, Noor Haddad, summed up …: "…"", "Noor Haddad said: "…""
@@ -39,17 +39,14 @@ def article_passages(article: Article) -> list[Passage]:
         prefix = _SPEAKER_PREFIX.match(text)
         if prefix:
             speaker, in_quote = prefix["name"].strip(), True
-            text = text[prefix.end():]
+            text = text[prefix.end() :]
         elif not in_quote:
             speaker = None
         closes = bool(re.search(rf"[{_CLOSE}]\s*$", text)) and in_quote
         if in_quote:
             text = _strip_outer_quotes(text)
         sentences = split_sentences(text)
-        if not in_quote:
-            speaker_here = _inline_speaker(text)
-        else:
-            speaker_here = speaker
+        speaker_here = speaker if in_quote else _inline_speaker(text)
         for group in _group(sentences):
             passages.append(
                 Passage(

@@ -27,8 +27,22 @@ class IngestError(Exception):
 
 
 _BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "dd", "dt")
-_DROP_TAGS = ("script", "style", "noscript", "nav", "footer", "aside", "form", "iframe", "button",
-              "svg", "template", "select", "input", "figure")
+_DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "button",
+    "svg",
+    "template",
+    "select",
+    "input",
+    "figure",
+)
 _JUNK_ATTR = re.compile(
     r"cookie|consent|gdpr|newsletter|subscribe|sign-?up|share|social|related|promo|advert|\bads?\b|banner"
     r"|breadcrumb|comment|sidebar|popup|modal|paywall|byline-social|author-bio|recommend|trending",
@@ -70,6 +84,7 @@ def clean_space(text: str) -> str:
 
 
 # ----------------------------------------------------------------------------- plain text
+
 
 def _read_text(raw: str, rel: str) -> Article:
     blocks = [b for b in re.split(r"\n\s*\n", raw) if b.strip()]
@@ -152,6 +167,7 @@ def _str_or_none(value: object) -> str | None:
 
 # ----------------------------------------------------------------------------- HTML
 
+
 def _read_html(raw: str, rel: str) -> Article:
     soup = BeautifulSoup(raw, "html.parser")
     page_title = clean_space(soup.title.get_text()) if soup.title else ""
@@ -173,7 +189,9 @@ def _read_html(raw: str, rel: str) -> Article:
         if len(parts) > 1 and len(parts[-1]) < 50:
             outlet = parts[-1]
     header = soup.find("header")
-    header_lines = [clean_space(p.get_text()) for p in header.find_all("p")] if isinstance(header, Tag) else []
+    header_lines = (
+        [clean_space(p.get_text()) for p in header.find_all("p")] if isinstance(header, Tag) else []
+    )
 
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
@@ -223,6 +241,7 @@ def _looks_like_junk(tag: Tag) -> bool:
 
 
 # ----------------------------------------------------------------------------- shared
+
 
 def _assemble(meta: ArticleMeta, items: list[tuple[str, str | None]]) -> Article:
     """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""

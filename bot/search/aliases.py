@@ -80,7 +80,9 @@ class AliasResolver:
         for phrase in self._phrases:
             pattern = rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
             if re.search(pattern, text):
-                text = re.sub(pattern, lambda m, p=phrase: f"{m.group()} ({self._nicknames[p]})", text, count=1)
+                text = re.sub(
+                    pattern, lambda m, p=phrase: f"{m.group()} ({self._nicknames[p]})", text, count=1
+                )
         words = []
         for word in text.split(" "):
             bare = word.strip("?!.,;:()\"'")

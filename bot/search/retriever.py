@@ -62,9 +62,7 @@ class Retriever:
         self.index = index
         self.settings = settings or SearchSettings()
         self._vectors = index.vectors
-        self._lexical = LexicalIndex(
-            [lexical_text(p, index.articles[p.file]) for p in index.passages]
-        )
+        self._lexical = LexicalIndex([lexical_text(p, index.articles[p.file]) for p in index.passages])
         vocabulary = {w for p in index.passages for w in tokens(p.text)}
         names = candidate_names(
             [a.title for a in index.articles.values()],
