@@ -33,6 +33,22 @@ def candidate_names(titles: Iterable[str], shows: Iterable[str], texts: Iterable
     return sorted(n for n in names if n and fold(n) not in STOPWORDS)
 
 
+_SEASON_AFTER = re.compile(r"\b([A-Z][\w'’]+(?:\s+[A-Z][\w'’]+){0,3})(?:'s)?\s+(?:season|series)\s+\w+", re.I)
+_SEASON_BEFORE = re.compile(r"\b(?:season|series)\s+\w+\s+of\s+([A-Z][\w'’]+(?:\s+[A-Z][\w'’]+){0,3})")
+
+
+def show_names(declared: Iterable[str], texts: Iterable[str]) -> list[str]:
+    """Names used as shows: declared in front matter, or written as "X season N" / "season N of X"."""
+    names = {n.strip() for n in declared if n.strip()}
+    for text in texts:
+        for pattern in (_SEASON_AFTER, _SEASON_BEFORE):
+            for match in pattern.finditer(text):
+                name = _trim(match.group(1))
+                if name and name[0].isupper() and fold(name) not in STOPWORDS:
+                    names.add(name)
+    return sorted(names, key=len, reverse=True)
+
+
 def _trim(name: str) -> str:
     words = name.split()
     while words and words[0].lower() in _LEADING_NOISE:
@@ -52,7 +68,14 @@ def _is_subsequence(short: str, long: str) -> bool:
 class AliasResolver:
     """Rewrites a question so nicknames and abbreviations carry the canonical name too."""
 
-    def __init__(self, names: Iterable[str], nicknames: Mapping[str, str], vocabulary: set[str]) -> None:
+    def __init__(
+        self,
+        names: Iterable[str],
+        nicknames: Mapping[str, str],
+        vocabulary: set[str],
+        shows: Iterable[str] = (),
+    ) -> None:
+        self._shows = [fold(s) for s in shows]
         self._nicknames = {fold(k): v for k, v in nicknames.items() if k.strip()}
         self._vocabulary = vocabulary
         self._by_initials: dict[str, str] = {}
@@ -73,6 +96,19 @@ class AliasResolver:
             return self._by_initials[word]
         matches = [n for n in self._single_words if fold(n)[0] == word[0] and _is_subsequence(word, fold(n))]
         return matches[0] if len(matches) == 1 else None
+
+    def without_shows(self, expanded: str) -> str | None:
+        """The (expanded) question with show names taken out, or None when it names no show.
+
+        A show's name is a filter, not the topic: "who is the killer in Jessica Jones season 2" is
+        about a killer, and the name would otherwise pull every passage that merely names the show.
+        """
+        text = expanded
+        for show in self._shows:
+            text = re.sub(rf"(?<![a-z0-9]){re.escape(show)}(?![a-z0-9])", " ", text)
+        text = re.sub(r"\(\s*\)", " ", text)
+        text = re.sub(r"\s+", " ", text).strip()
+        return text if text != expanded and len(text.split()) >= 2 else None
 
     def expand(self, question: str) -> str:
         """The question with each alias followed by the name it stands for."""

@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
         "you'll he'll she'll we'll they'll isn't aren't wasn't weren't hasn't haven't hadn't doesn't "
         "don't didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's "
         "what's here's there's when's where's why's how's as until while say said says tell think "
-        "thought get got also like really much many one two "
+        "thought get got also like really much many "
     ).split()
 )
 
@@ -36,9 +36,27 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+_NUMBERS = {
+    "one": "1", "first": "1", "two": "2", "second": "2", "three": "3", "third": "3", "four": "4",
+    "fourth": "4", "five": "5", "fifth": "5", "six": "6", "sixth": "6", "seven": "7", "seventh": "7",
+    "eight": "8", "eighth": "8", "nine": "9", "ninth": "9", "ten": "10", "tenth": "10",
+}  # fmt: skip
+_SEASON_SHORT = re.compile(r"^s0*(\d{1,2})(?:e0*(\d{1,3}))?$")
+
+
+def _normalise(word: str) -> list[str]:
+    """ "two"/"second" -> "2" and "s2"/"s02e05" -> season 2 (episode 5), so fans' spellings match."""
+    if word in _NUMBERS:
+        return [_NUMBERS[word]]
+    short = _SEASON_SHORT.match(word)
+    if short:
+        return ["season", short[1]] + (["episode", short[2]] if short[2] else [])
+    return [word]
+
+
 def tokens(text: str) -> list[str]:
-    """Stemmed content words of `text` (possessives and stopwords dropped)."""
-    words = [w.split("'")[0] for w in _WORD.findall(fold(text))]
+    """Stemmed content words of `text` (possessives and stopwords dropped, numbers as digits)."""
+    words = [n for w in _WORD.findall(fold(text)) for n in _normalise(w.split("'")[0])]
     return _stemmer().stemWords([w for w in words if w and w not in STOPWORDS])
 
 

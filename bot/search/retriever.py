@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.index.store import LoadedIndex
-from bot.models import ArticleMeta, Hit, Passage
-from bot.search.aliases import AliasResolver, candidate_names
+from bot.models import Hit, Passage
+from bot.search.aliases import AliasResolver, candidate_names, show_names
+from bot.search.intent import IntentScorer
 from bot.search.lexical import LexicalIndex, tokens
 
 
@@ -26,6 +27,7 @@ class SearchSettings:
     min_dense_with_words: float = 0.22  # ...unless a rare question word is found in that passage
     duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
     speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
+    focus_weight: float = 0.5  # share of the show-name-free question in the dense score
 
 
 _QUOTE_INTENT = re.compile(
@@ -41,13 +43,15 @@ def wants_quote(text: str) -> bool:
 
 
 def embedding_text(passage: Passage) -> str:
-    """What the model sees for a passage: its words plus the heading and speaker that frame them."""
-    parts = [passage.heading or "", f"{passage.speaker}:" if passage.speaker else "", passage.text]
-    return " ".join(p for p in parts if p)
+    """What the model sees for a passage: its words and speaker. Headings stay out: an FAQ question
+    heading would outweigh a short answer under it (BM25 still sees the heading)."""
+    return f"{passage.speaker}: {passage.text}" if passage.speaker else passage.text
 
 
-def lexical_text(passage: Passage, article: ArticleMeta) -> str:
-    return " ".join(x for x in (passage.heading, passage.speaker, passage.text, article.title) if x)
+def lexical_text(passage: Passage) -> str:
+    """Words BM25 sees: the passage with its heading and speaker (the title would match every
+    passage of an article equally and drown the passage's own words)."""
+    return " ".join(x for x in (passage.heading, passage.speaker, passage.text) if x)
 
 
 class Retriever:
@@ -62,14 +66,19 @@ class Retriever:
         self.index = index
         self.settings = settings or SearchSettings()
         self._vectors = index.vectors
-        self._lexical = LexicalIndex([lexical_text(p, index.articles[p.file]) for p in index.passages])
+        self._lexical = LexicalIndex([lexical_text(p) for p in index.passages])
+        self._intent = IntentScorer(index.passages)
         vocabulary = {w for p in index.passages for w in tokens(p.text)}
         names = candidate_names(
             [a.title for a in index.articles.values()],
             [s for a in index.articles.values() for s in a.shows],
             [p.text for p in index.passages],
         )
-        self.aliases = AliasResolver(names, nicknames or {}, vocabulary)
+        shows = show_names(
+            [s for a in index.articles.values() for s in a.shows],
+            [a.title for a in index.articles.values()] + [p.text for p in index.passages],
+        )
+        self.aliases = AliasResolver(names, nicknames or {}, vocabulary, shows)
         self._speakers = np.array([p.speaker is not None for p in index.passages])
 
     def expand(self, question: str) -> str:
@@ -83,16 +92,23 @@ class Retriever:
         context_vector: np.ndarray | None = None,
         context_weight: float = 0.0,
         prefer_speakers: bool = False,
+        focus_vector: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Final and dense scores for every passage. `query_text` should already be expanded."""
+        """Final and dense scores for every passage. `query_text` should already be expanded;
+        `focus_vector` embeds it without show names (see AliasResolver.without_shows)."""
         dense = self._vectors @ query_vector.astype(np.float32)
+        if focus_vector is not None:
+            dense = (1 - self.settings.focus_weight) * dense + self.settings.focus_weight * (
+                self._vectors @ focus_vector.astype(np.float32)
+            )
         if context_vector is not None and context_weight > 0:
             dense = (1 - context_weight) * dense + context_weight * (self._vectors @ context_vector)
         lexical = self._lexical.scores(query_text)
         score = dense + self.settings.lexical_weight * lexical
         if prefer_speakers:
             score = score + self.settings.speaker_bonus * self._speakers
-        return score, dense
+        candidates = np.argsort(-score)[:50]
+        return self._intent.adjust(query_text, candidates)(score), dense
 
     def search(
         self,
@@ -105,6 +121,7 @@ class Retriever:
         context_weight: float = 0.0,
         exclude: Sequence[str] = (),
         prefer_speakers: bool | None = None,
+        focus_vector: np.ndarray | None = None,
     ) -> list[Hit]:
         """Best `k` distinct passages after the first `skip`; empty when nothing is on topic."""
         if not self.index.passages:
@@ -117,6 +134,7 @@ class Retriever:
             context_vector=context_vector,
             context_weight=context_weight,
             prefer_speakers=prefer_speakers,
+            focus_vector=focus_vector,
         )
         if not self.is_on_topic(dense, query_text):
             return []

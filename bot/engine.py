@@ -1,0 +1,280 @@
+"""The engine every front end shares: question in, Discord-ready answer out; reindex with hot swap.
+
+The console, the command line and the Discord cogs all call `Engine.ask`, so a fan sees the same
+reply everywhere. Each answer is computed against one snapshot of the index, and a reindex swaps
+in a new snapshot only after the new version is published, so questions never see half an index.
+Model work runs on the embedder's single worker thread; search runs off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bot.embedder import Embedder
+from bot.index.builder import Progress, ReindexReport, build_index
+from bot.index.errors import IndexProblem
+from bot.index.store import IndexStore, LoadedIndex
+from bot.models import Answer, ArticleMeta
+from bot.reply import DECLINE, SpoilerMode, compose
+from bot.search.retriever import Retriever, SearchSettings, wants_quote
+from bot.text import clean_question
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500
+EMPTY_QUESTION = "Ask me something about the shows, e.g. “why did Jessica kill Kilgrave?”"
+TOO_LONG = f"That question is too long for me; please keep it under {MAX_QUESTION_CHARS} characters."
+
+_MORE = re.compile(
+    r"^\s*(more|more quotes|next|another|any more|anything else|keep going)\s*[?!.]*\s*$", re.I
+)
+_WHO_SAID_THAT = re.compile(
+    r"^\s*(who\s+(said|says|wrote)\s+(that|this|it)|who\s+was\s+that)\s*[?!.]*\s*$", re.I
+)
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|what about|how about|what of|and what about|same for)\b"
+    r"|\b(he|she|they|him|her|them|his|hers|their|that|it)\b",
+    re.I,
+)
+FOLLOW_UP_WEIGHT = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One index version with its retriever; replaced whole on reindex."""
+
+    index: LoadedIndex
+    retriever: Retriever
+
+
+@dataclass(slots=True)
+class Query:
+    """A question resolved against the user's recent turns."""
+
+    text: str
+    context: str | None = None
+    skip: int = 0
+    who_said_that: bool = False
+    problem: str | None = None
+    exclude: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(
+        self,
+        corpus_dir: Path,
+        index_dir: Path,
+        *,
+        embedder: Embedder | None = None,
+        settings: SearchSettings | None = None,
+    ) -> None:
+        self.corpus_dir = corpus_dir
+        self.embedder = embedder or Embedder()
+        self.store = IndexStore(index_dir, model=self.embedder.name, dimension=self.embedder.dimension)
+        self.settings = settings or SearchSettings()
+        self._snapshot: Snapshot | None = None
+        self.problem: str | None = "the index is not loaded yet"
+        self._reindexing = threading.Lock()
+
+    # ------------------------------------------------------------------ index lifecycle
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    @property
+    def version(self) -> str | None:
+        return self._snapshot.index.version if self._snapshot else None
+
+    def load(self) -> None:
+        """Open the current index; on failure keep serving what was loaded and record the problem."""
+        self.store.clean_leftovers()
+        try:
+            index = self.store.load()
+        except IndexProblem as exc:
+            self.problem = str(exc)
+            log.error("index not loaded: %s", exc)
+            raise
+        self._swap(index)
+
+    def _swap(self, index: LoadedIndex) -> None:
+        nicknames = _nicknames(self.corpus_dir)
+        self._snapshot = Snapshot(index, Retriever(index, nicknames, self.settings))
+        self.problem = None
+
+    def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:
+        """Rebuild from the corpus and switch to it; questions keep using the old snapshot meanwhile."""
+        if not self._reindexing.acquire(blocking=False):
+            from bot.index.errors import ReindexRunning
+
+            raise ReindexRunning("a reindex is already running; try again when it has finished")
+        try:
+            previous = self._snapshot.index if self._snapshot else None
+            index, report = build_index(
+                self.corpus_dir, self.store, self.embedder, progress=progress, previous=previous
+            )
+            self._swap(index)
+            return report
+        finally:
+            self._reindexing.release()
+
+    async def reindex(self, progress: Progress | None = None) -> ReindexReport:
+        return await asyncio.to_thread(self.reindex_sync, progress)
+
+    def sources(self) -> list[ArticleMeta]:
+        snapshot = self._snapshot
+        return sorted(snapshot.index.articles.values(), key=lambda a: a.title) if snapshot else []
+
+    # ------------------------------------------------------------------ questions
+
+    def resolve(self, question: str, history: Sequence[str] = ()) -> Query:
+        """Decide what to search for, using earlier turns for "more", "who said that" and follow-ups."""
+        text = clean_question(question)
+        if not text:
+            return Query("", problem=EMPTY_QUESTION)
+        if len(text) > MAX_QUESTION_CHARS:
+            return Query("", problem=TOO_LONG)
+        previous = [clean_question(h) for h in history if clean_question(h)]
+        previous = [h for h in previous if not _MORE.match(h) and not _WHO_SAID_THAT.match(h)]
+        if previous and _MORE.match(text):
+            return Query(previous[-1], skip=_count_more(history))
+        if previous and _WHO_SAID_THAT.match(text):
+            return Query(previous[-1], who_said_that=True)
+        if previous and (_FOLLOW_UP.search(text) or len(text.split()) <= 4):
+            return Query(text, context=previous[-1])
+        return Query(text)
+
+    def ask_sync(
+        self,
+        question: str,
+        *,
+        history: Sequence[str] = (),
+        k: int = 3,
+        mode: SpoilerMode = "tag",
+        watched: Mapping[str, int] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Answer:
+        query = self.resolve(question, history)
+        if query.problem:
+            return Answer(question=question, messages=[query.problem])
+        snapshot = self._snapshot
+        if snapshot is None:
+            return self._unavailable(question)
+        texts = self._texts_to_embed(snapshot, query)
+        vectors = dict(zip(texts, self.embedder.embed(list(texts.values())), strict=True))
+        return self._answer(snapshot, question, query, vectors, k, mode, watched or {}, exclude)
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[str] = (),
+        k: int = 3,
+        mode: SpoilerMode = "tag",
+        watched: Mapping[str, int] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> Answer:
+        """Answer without blocking the event loop: model on its worker, search on a thread."""
+        query = self.resolve(question, history)
+        if query.problem:
+            return Answer(question=question, messages=[query.problem])
+        snapshot = self._snapshot
+        if snapshot is None:
+            return self._unavailable(question)
+        texts = self._texts_to_embed(snapshot, query)
+        vectors = dict(zip(texts, await self.embedder.embed_async(list(texts.values())), strict=True))
+        return await asyncio.to_thread(
+            self._answer, snapshot, question, query, vectors, k, mode, watched or {}, exclude
+        )
+
+    def _unavailable(self, question: str) -> Answer:
+        return Answer(
+            question=question,
+            messages=[f"I can't answer right now: {self.problem or 'no index is loaded'}."],
+        )
+
+    @staticmethod
+    def _texts_to_embed(snapshot: Snapshot, query: Query) -> dict[str, str]:
+        """The question (aliases expanded), the earlier turn it follows up, and the question
+        without show names; embedded together in one model call."""
+        retriever = snapshot.retriever
+        texts = {"question": retriever.expand(query.text)}
+        if query.context:
+            texts["context"] = retriever.expand(query.context)
+        focus = retriever.aliases.without_shows(texts["question"])
+        if focus:
+            texts["focus"] = focus
+        return texts
+
+    def _answer(
+        self,
+        snapshot: Snapshot,
+        question: str,
+        query: Query,
+        vectors: dict[str, np.ndarray],
+        k: int,
+        mode: SpoilerMode,
+        watched: Mapping[str, int],
+        exclude: Sequence[str],
+    ) -> Answer:
+        retriever = snapshot.retriever
+        expanded = retriever.expand(query.text)
+        prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
+        hits = retriever.search(
+            vectors["question"],
+            expanded,
+            k=k,
+            skip=query.skip,
+            context_vector=vectors.get("context"),
+            context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
+            focus_vector=vectors.get("focus"),
+            exclude=exclude,
+            prefer_speakers=prefer_speakers,
+        )
+        answer = Answer(question=question, hits=hits, answered=bool(hits))
+        if query.who_said_that and hits:
+            answer.messages = [_who_said(hits[0])] + compose(answer, hits[:1], mode=mode, watched=watched)
+            answer.messages = (
+                ["\n".join(answer.messages)] if sum(map(len, answer.messages)) < 1900 else answer.messages
+            )
+            return answer
+        if not hits and query.skip:
+            answer.messages = ["That's all I have on that."]
+            return answer
+        answer.messages = compose(answer, hits, mode=mode, watched=watched) if hits else [DECLINE]
+        return answer
+
+
+def _who_said(hit) -> str:  # type: ignore[no-untyped-def]
+    from bot.spoilers.render import escape_text
+
+    if hit.passage.speaker:
+        return f"That was **{escape_text(hit.passage.speaker)}**:"
+    return f"That line is from *{escape_text(hit.article.title)}*; the article doesn't name a speaker:"
+
+
+def _count_more(history: Sequence[str]) -> int:
+    """How many quotes were already shown for the last real question (3 per turn)."""
+    count = 1
+    for turn in reversed(history):
+        if not _MORE.match(clean_question(turn)):
+            break
+        count += 1
+    return 3 * count
+
+
+def _nicknames(corpus_dir: Path) -> dict[str, str]:
+    try:
+        from bot.shows import load_show_facts
+    except ImportError:
+        return {}
+    facts, _ = load_show_facts(corpus_dir)
+    return facts.alias_map()

@@ -1,0 +1,113 @@
+"""Turn retrieved passages into the exact Discord message(s) the bot posts.
+
+One code path for Discord and the local console: quotes escaped, finale sentences tagged per the
+channel's spoiler mode, attribution under each quote, and every message within Discord's 2,000
+characters with balanced spoiler tags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from bot.models import Answer, Hit, Passage, SpoilerInfo
+from bot.spoilers.render import escape_text, render_sentences, split_message
+
+SpoilerMode = Literal["tag", "off", "hide"]
+MESSAGE_LIMIT = 2000
+MAX_QUOTES_SHOWN = 3
+DECLINE = "I couldn't find anything about that in my articles."
+_SAFE_URL = re.compile(r"^https?://[^\s<>|\\`]+$")
+
+
+def show_key(name: str) -> str:
+    import unicodedata
+
+    return re.sub(r"[^0-9a-z]+", "-", unicodedata.normalize("NFKC", name).casefold()).strip("-")
+
+
+def is_spoiler(passage: Passage) -> bool:
+    """Fail closed: a passage whose status is unknown counts as a spoiler."""
+    return passage.spoiler is None or passage.spoiler.any
+
+
+def watched_covers(spoiler: SpoilerInfo | None, watched: Mapping[str, int]) -> bool:
+    """True when the fan has seen the season this passage spoils (so it may show plain)."""
+    if spoiler is None or spoiler.show is None or spoiler.season is None:
+        return False
+    return watched.get(show_key(spoiler.show), 0) >= spoiler.season
+
+
+def spoiler_hint(spoiler: SpoilerInfo | None) -> str:
+    if spoiler is None or spoiler.show is None:
+        return "Finale spoiler:"
+    season = f" S{spoiler.season}" if spoiler.season else ""
+    return f"{spoiler.show}{season} finale:"
+
+
+def render_quote(hit: Hit, mode: SpoilerMode, watched: Mapping[str, int]) -> str:
+    """One quote as a block quote plus an attribution line."""
+    passage = hit.passage
+    plain = mode == "off" or watched_covers(passage.spoiler, watched)
+    flags = passage.spoiler.flags if passage.spoiler is not None else None
+    body = render_sentences(
+        passage.sentences,
+        flags,
+        mode="off" if plain else "tag",
+        hint=None if plain else spoiler_hint(passage.spoiler),
+    )
+    return f"> {body}\n{attribution(hit)}"
+
+
+def attribution(hit: Hit) -> str:
+    article = hit.article
+    who = f"**{escape_text(hit.passage.speaker)}**, in " if hit.passage.speaker else ""
+    details = [escape_text(x) for x in (article.outlet, article.date) if x]
+    line = f"— {who}*{escape_text(article.title)}*"
+    if details:
+        line += " (" + ", ".join(details) + ")"
+    if article.url and _SAFE_URL.match(article.url):
+        line += f" <{article.url}>"
+    return line
+
+
+def compose(
+    answer: Answer,
+    hits: Sequence[Hit],
+    *,
+    mode: SpoilerMode = "tag",
+    watched: Mapping[str, int] | None = None,
+    max_quotes: int = MAX_QUOTES_SHOWN,
+) -> list[str]:
+    """The message(s) for an answer; fills `answer.held_back` in `hide` mode."""
+    watched = watched or {}
+    shown: list[Hit] = []
+    for hit in hits:
+        if mode == "hide" and is_spoiler(hit.passage) and not watched_covers(hit.passage.spoiler, watched):
+            answer.held_back += 1
+            continue
+        shown.append(hit)
+    if not shown:
+        text = (
+            DECLINE
+            if not answer.held_back
+            else (
+                "Everything I found about that reveals a season finale, and this channel hides finale spoilers."
+            )
+        )
+        return [text]
+    blocks: list[str] = []
+    used = 0
+    for hit in shown[:max_quotes]:
+        block = render_quote(hit, mode, watched)
+        if blocks and used + len(block) + 2 > MESSAGE_LIMIT - 120:
+            break
+        blocks.append(block)
+        used += len(block) + 2
+    if answer.held_back:
+        blocks.append(
+            f"-# {answer.held_back} more result(s) held back: they reveal a season finale "
+            "and this channel hides finale spoilers."
+        )
+    return split_message("\n\n".join(blocks), MESSAGE_LIMIT)

@@ -1,0 +1,102 @@
+"""What kind of answer a question wants, and which passages look like that kind of answer.
+
+Classic question answering: "when ..." wants a date, "who plays X" wants casting, "how does it
+end" wants the ending, "who is X" wants a definition of X. A passage of the wanted kind gets a
+small bonus, enough to break ties the embedding cannot, never enough to beat a clearly better match.
+Passages that talk about the article itself ("here is everything that happens…", spoiler warnings)
+or ask rhetorical questions make poor quotes and get a penalty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.models import Passage
+from bot.text import fold
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A question pattern and the passage pattern that answers it."""
+
+    question: re.Pattern[str]
+    passage: re.Pattern[str]
+
+
+def _re(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+CUES: tuple[Cue, ...] = (
+    Cue(
+        _re(r"^\s*(when|what year|what date|how long ago)\b"),
+        _re(
+            r"\b(1[89]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october"
+            r"|november|december)\b|\b(ago|last year|next year|this year)\b"
+        ),
+    ),
+    Cue(
+        _re(
+            r"\bwho\s+(plays|played|portrays|portrayed|stars as|starred as|is cast as)\b|\b(actor|actress|cast)\b"
+        ),
+        _re(r"\b(played by|plays|portrayed by|portrays|stars as|starring|cast as|\(\w+ \w+\))"),
+    ),
+    Cue(
+        _re(r"\b(how|what)\b.*\b(end|ends|ended|ending|finale|conclude|concludes|wrap up)\b"),
+        _re(
+            r"\b(finale|the end\b|ends\b|ending|closing (minutes|scene|moments)|last (shot|scene|episode)"
+            r"|final (episode|scene|moments?))"
+        ),
+    ),
+    Cue(
+        _re(r"\b(die|dies|died|dead|killed|survive|survives|death)\b"),
+        _re(r"\b(dies|died|dead|death|killed|kills|survives?|run through|shot)\b"),
+    ),
+)
+_META = _re(
+    r"\b(spoilers? (ahead|follow|below|warning)|consider yourself warned|here is everything|here's everything"
+    r"|read on|in this (article|recap|review)|catching up)\b"
+)
+WHO_IS = _re(r"^\s*(who|what)\s+(is|was|'s)\s+(?P<name>[\w' .-]{2,40}?)\s*\??\s*$")
+CUE_BONUS = 0.1
+META_PENALTY = 0.5
+DEFINITION_BONUS = 0.08
+
+
+class IntentScorer:
+    """Precomputed answer-kind features of one index's passages."""
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self._texts = [fold(p.text) for p in passages]
+        self._cue_hits = [np.array([bool(c.passage.search(t)) for t in self._texts]) for c in CUES]
+        self._meta = np.array([_meta_share(p) for p in passages], dtype=np.float32)
+
+    def adjust(self, question: str, candidates: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """A function adding this question's bonuses to a score vector (only `candidates` get checked
+        for definitions, which need the question's own name)."""
+        bonus = -META_PENALTY * self._meta
+        for cue, hits in zip(CUES, self._cue_hits, strict=True):
+            if cue.question.search(question):
+                bonus = bonus + CUE_BONUS * hits
+        match = WHO_IS.match(question)
+        if match:
+            name = re.escape(fold(match["name"]).strip())
+            define = re.compile(
+                rf"\b(known as|called|nicknamed|aka|alias) (the )?{name}\b|\b{name}\b\s*(,|\(| is | was )"
+            )
+            for index in candidates:
+                if define.search(self._texts[int(index)]):
+                    bonus[int(index)] += DEFINITION_BONUS
+        return lambda scores: scores + bonus
+
+
+def _meta_share(passage: Passage) -> float:
+    """Share of the passage's sentences that talk about the article rather than the show."""
+    if not passage.sentences:
+        return 0.0
+    meta = sum(bool(_META.search(s)) or s.rstrip().endswith("?") for s in passage.sentences)
+    return meta / len(passage.sentences)
