@@ -1,0 +1,48 @@
+"""Shared fixtures. The embedding model is loaded once per test session (it takes seconds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from bot.embedder import Embedder  # noqa: E402
+from bot.engine import Engine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_CORPUS = ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[Embedder]:
+    model = Embedder()
+    model.warm_up()
+    yield model
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple[Path, Path]:
+    """(corpus_dir, index_dir) of the shipped corpus, built once; copy before changing either."""
+    base = tmp_path_factory.mktemp("seed")
+    corpus = base / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    index = base / "index"
+    Engine(corpus, index, embedder=embedder).reindex_sync()
+    return corpus, index
+
+
+@pytest.fixture
+def engine(seed_index: tuple[Path, Path], embedder: Embedder, tmp_path: Path) -> Engine:
+    """An engine over a private copy of the seed corpus and index, free to reindex or break."""
+    corpus, index = seed_index
+    shutil.copytree(corpus, tmp_path / "corpus")
+    shutil.copytree(index, tmp_path / "index")
+    loaded = Engine(tmp_path / "corpus", tmp_path / "index", embedder=embedder)
+    loaded.load()
+    return loaded
