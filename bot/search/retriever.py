@@ -23,8 +23,8 @@ from bot.search.lexical import LexicalIndex, tokens
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
     lexical_weight: float = 0.3  # share of the normalised BM25 score in the final score
-    min_dense: float = 0.30  # below this cosine the best passage is not about the question
-    min_dense_with_words: float = 0.22  # ...unless a rare question word is found in that passage
+    min_dense: float = 0.35  # below this cosine the best passage is not about the question
+    min_dense_with_names: float = 0.22  # ...unless the question names someone or something the corpus names
     duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
     speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
     focus_weight: float = 0.5  # share of the show-name-free question in the dense score
@@ -54,6 +54,19 @@ def lexical_text(passage: Passage) -> str:
     return " ".join(x for x in (passage.heading, passage.speaker, passage.text) if x)
 
 
+def proper_noun_tokens(passages: Sequence[Passage]) -> frozenset[str]:
+    """Stemmed words the corpus writes capitalised mid-sentence, plus speakers: the names a
+    question must share with the corpus to be on topic when its meaning alone is a weak match."""
+    names: set[str] = set()
+    for passage in passages:
+        if passage.speaker:
+            names.update(tokens(passage.speaker))
+        for sentence in passage.sentences:
+            words = sentence.split()[1:]
+            names.update(t for w in words if w[:1].isupper() for t in tokens(w))
+    return frozenset(names)
+
+
 class Retriever:
     """Ranks one index version's passages for a question. Immutable once built; thread-safe reads."""
 
@@ -80,6 +93,7 @@ class Retriever:
         )
         self.aliases = AliasResolver(names, nicknames or {}, vocabulary, shows)
         self._speakers = np.array([p.speaker is not None for p in index.passages])
+        self._names = proper_noun_tokens(index.passages)
 
     def expand(self, question: str) -> str:
         return self.aliases.expand(question)
@@ -157,9 +171,9 @@ class Retriever:
         best = float(dense.max()) if dense.size else 0.0
         if best >= self.settings.min_dense:
             return True
-        if best < self.settings.min_dense_with_words:
+        if best < self.settings.min_dense_with_names:
             return False
-        return bool(self._lexical.known(tokens(query_text)))
+        return any(word in self._names for word in tokens(query_text))
 
     def _duplicate(self, candidate: int, chosen: list[int]) -> bool:
         if not chosen:
