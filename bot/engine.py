@@ -106,7 +106,7 @@ class Engine:
         self._swap(index)
 
     def _swap(self, index: LoadedIndex) -> None:
-        nicknames = _nicknames(self.corpus_dir)
+        nicknames = index.manifest.get("nicknames") or {}
         self._snapshot = Snapshot(index, Retriever(index, nicknames, self.settings))
         self.problem = None
 
@@ -269,12 +269,3 @@ def _count_more(history: Sequence[str]) -> int:
             break
         count += 1
     return 3 * count
-
-
-def _nicknames(corpus_dir: Path) -> dict[str, str]:
-    try:
-        from bot.shows import load_show_facts
-    except ImportError:
-        return {}
-    facts, _ = load_show_facts(corpus_dir)
-    return facts.alias_map()

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,9 @@ from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.ingest.corpus import load_corpus
-from bot.models import Passage
 from bot.search.retriever import embedding_text
+from bot.shows import load_show_facts
+from bot.spoilers.detect import detect_spoilers
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def build_index(
         notify("reading", 0, 1)
         corpus = load_corpus(corpus_dir)
         report.problems = list(corpus.problems)
-        facts, fact_problems = _load_facts(corpus_dir)
+        facts, fact_problems = load_show_facts(corpus_dir)
         report.problems += fact_problems
         if not corpus.passages:
             raise IndexProblem(
@@ -112,7 +113,7 @@ def build_index(
             vectors[rows] = embedder.embed([texts[r] for r in rows])
             notify("embedding", min(start + EMBED_BATCH, len(todo)), len(todo))
         notify("spoilers", 0, 1)
-        passages = _detect(corpus.articles, corpus.passages, embedder, facts)
+        passages = detect_spoilers(corpus.articles, corpus.passages, embedder.embed, facts)
         notify("publishing", 0, 1)
         old_files: dict[str, str] = dict(previous.manifest.get("files", {})) if previous else {}
         loaded = store.publish(
@@ -120,7 +121,8 @@ def build_index(
             [a.meta for a in corpus.articles],
             vectors,
             fingerprint=corpus.fingerprint,
-            extra={"files": corpus.files},
+            # Nicknames travel with the index, so questions are read with the facts it was built from.
+            extra={"files": corpus.files, "nicknames": facts.alias_map()},
         )
     report.version = loaded.version
     report.articles = len(corpus.articles)
@@ -133,21 +135,3 @@ def build_index(
     )
     report.seconds = time.monotonic() - started
     return loaded, report
-
-
-def _load_facts(corpus_dir: Path) -> tuple[object | None, list[str]]:
-    try:
-        from bot.shows import load_show_facts
-    except ImportError:
-        return None, []
-    return load_show_facts(corpus_dir)
-
-
-def _detect(articles, passages: list[Passage], embedder: Embedder, facts) -> list[Passage]:  # type: ignore[no-untyped-def]
-    """Per-sentence finale flags; when the detector fails, passages stay unknown (rendered tagged)."""
-    try:
-        from bot.spoilers.detect import detect_spoilers
-    except ImportError:
-        log.warning("spoiler detector unavailable: every passage will be tagged")
-        return [replace(p, spoiler=None) for p in passages]
-    return detect_spoilers(articles, passages, embedder.embed, facts)

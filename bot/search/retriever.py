@@ -18,6 +18,7 @@ from bot.models import Hit, Passage
 from bot.search.aliases import AliasResolver, candidate_names, show_names
 from bot.search.intent import IntentScorer
 from bot.search.lexical import LexicalIndex, tokens
+from bot.search.season import SeasonScorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,14 @@ def lexical_text(passage: Passage) -> str:
     """Words BM25 sees: the passage with its heading and speaker (the title would match every
     passage of an article equally and drown the passage's own words)."""
     return " ".join(x for x in (passage.heading, passage.speaker, passage.text) if x)
+
+
+def top_indices(scores: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` highest scores, best first, without sorting everything (1M passages)."""
+    if count >= scores.size:
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, count)[:count]
+    return part[np.argsort(-scores[part], kind="stable")]
 
 
 def proper_noun_tokens(passages: Sequence[Passage]) -> frozenset[str]:
@@ -92,6 +101,7 @@ class Retriever:
             [a.title for a in index.articles.values()] + [p.text for p in index.passages],
         )
         self.aliases = AliasResolver(names, nicknames or {}, vocabulary, shows)
+        self._season = SeasonScorer(index.passages, index.articles, shows)
         self._speakers = np.array([p.speaker is not None for p in index.passages])
         self._names = proper_noun_tokens(index.passages)
 
@@ -121,7 +131,10 @@ class Retriever:
         score = dense + self.settings.lexical_weight * lexical
         if prefer_speakers:
             score = score + self.settings.speaker_bonus * self._speakers
-        candidates = np.argsort(-score)[:50]
+        scope = self._season.bonus(query_text)
+        if scope is not None:
+            score = score + scope
+        candidates = top_indices(score, 50)
         return self._intent.adjust(query_text, candidates)(score), dense
 
     def search(
@@ -152,10 +165,9 @@ class Retriever:
         )
         if not self.is_on_topic(dense, query_text):
             return []
-        order = np.argsort(-score, kind="stable")
         excluded = set(exclude)
         chosen: list[int] = []
-        for position in order[: max(200, 4 * (k + skip))]:
+        for position in top_indices(score, max(200, 4 * (k + skip) + len(excluded))):
             passage = self.index.passages[int(position)]
             if passage.id in excluded or self._duplicate(int(position), chosen):
                 continue
