@@ -29,18 +29,21 @@ class SeasonScorer:
         self, passages: Sequence[Passage], articles: dict[str, ArticleMeta], shows: Sequence[str]
     ) -> None:
         self._shows = sorted({fold(s) for s in shows if s.strip()}, key=len, reverse=True)
-        keys: list[str] = []
-        seasons: list[frozenset[int]] = []
-        for passage in passages:
+        self._codes: dict[str, int] = {}
+        shows_of = np.zeros(len(passages), dtype=np.int32)  # 0 = unknown show
+        seasons_of = np.zeros(len(passages), dtype=np.int64)  # bit n set = about season n
+        for row, passage in enumerate(passages):
             info = passage.spoiler
             declared = articles[passage.file].shows
             show = info.show if info and info.show else (declared[0] if declared else "")
-            keys.append(show_key(show) if show.strip() else "")
-            named = frozenset(n for n in season_numbers(passage.text) if n > 0)
-            scoped = frozenset({info.season}) if info and info.season else frozenset()
-            seasons.append(named or scoped)
-        self._keys = np.array(keys, dtype=object)
-        self._seasons = seasons
+            if show.strip():
+                shows_of[row] = self._codes.setdefault(show_key(show), len(self._codes) + 1)
+            named = [n for n in season_numbers(passage.text) if 0 < n < 63]
+            scoped = [info.season] if info and info.season and 0 < info.season < 63 else []
+            for number in named or scoped:
+                seasons_of[row] |= 1 << number
+        self._shows_of = shows_of
+        self._seasons_of = seasons_of
 
     def question_scope(self, question: str) -> tuple[set[str], set[int]]:
         text = fold(question)
@@ -54,11 +57,10 @@ class SeasonScorer:
         shows, seasons = self.question_scope(question)
         if not shows and not seasons:
             return None
-        bonus = np.zeros(len(self._seasons), dtype=np.float32)
-        if shows:
-            bonus += SHOW_BONUS * np.isin(self._keys, list(shows))
+        codes = [self._codes[s] for s in shows if s in self._codes]
+        show_ok = np.isin(self._shows_of, codes) if shows else np.ones(self._shows_of.size, dtype=bool)
+        bonus = SHOW_BONUS * show_ok.astype(np.float32) if shows else np.zeros(show_ok.size, dtype=np.float32)
         if seasons:
-            show_ok = np.isin(self._keys, list(shows)) if shows else np.ones(len(bonus), dtype=bool)
-            in_season = np.array([bool(s & seasons) for s in self._seasons])
-            bonus += SEASON_BONUS * (in_season & show_ok)
+            wanted = sum(1 << n for n in seasons if 0 < n < 63)
+            bonus += SEASON_BONUS * (((self._seasons_of & wanted) != 0) & show_ok)
         return bonus
