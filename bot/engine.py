@@ -101,7 +101,7 @@ class Engine:
             index = self.store.load()
         except IndexProblem as exc:
             self.problem = str(exc)
-            log.error("index not loaded: %s", exc)
+            log.warning("index not loaded: %s", exc)
             raise
         self._swap(index)
 

@@ -108,6 +108,7 @@ def build_index(
             else:
                 todo.append(row)
         report.embedded, report.reused = len(todo), len(texts) - len(todo)
+        notify("embedding", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             rows = todo[start : start + EMBED_BATCH]
             vectors[rows] = embedder.embed([texts[r] for r in rows])
