@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.ingest.passages import article_passages
 from bot.ingest.readers import SUPPORTED_SUFFIXES, IngestError, read_article
 from bot.models import Article, Passage
+
+log = logging.getLogger(__name__)
 
 # Files in corpus/ that configure the bot rather than being articles.
 CONFIG_NAMES = frozenset({"shows.yaml", "shows.yml", "readme.md", "readme.txt"})
@@ -23,16 +26,20 @@ class Corpus:
     files: dict[str, str] = field(default_factory=dict)  # article file -> sha256 of its bytes
 
 
-def article_files(root: Path) -> list[Path]:
-    """Article files under `root`, sorted, skipping hidden files and configuration files."""
+def _visible_files(root: Path) -> list[Path]:
+    """Files under `root`, sorted, skipping hidden files and configuration files."""
     return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
-        and p.suffix.lower() in SUPPORTED_SUFFIXES
         and p.name.lower() not in CONFIG_NAMES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def article_files(root: Path) -> list[Path]:
+    """Article files under `root`, sorted, skipping hidden files and configuration files."""
+    return [p for p in _visible_files(root) if p.suffix.lower() in SUPPORTED_SUFFIXES]
 
 
 def load_corpus(root: Path) -> Corpus:
@@ -41,8 +48,15 @@ def load_corpus(root: Path) -> Corpus:
         raise FileNotFoundError(f"corpus folder {root} does not exist")
     corpus = Corpus()
     digest = hashlib.sha256()
-    for path in article_files(root):
+    for path in _visible_files(root):
         rel = path.relative_to(root).as_posix()
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            # Tell the admin why a dropped-in .pdf or .docx never shows up in answers.
+            corpus.problems.append(
+                f"{rel}: unsupported file type {path.suffix or '(none)'}; articles must be "
+                + ", ".join(SUPPORTED_SUFFIXES)
+            )
+            continue
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -52,10 +66,14 @@ def load_corpus(root: Path) -> Corpus:
         digest.update(rel.encode() + b"\0" + file_hash.encode() + b"\0")
         try:
             article = read_article(path, root)
+            passages = article_passages(article)
         except IngestError as exc:
             corpus.problems.append(str(exc))
             continue
-        passages = article_passages(article)
+        except Exception as exc:  # a parser failing on one odd file must not stop the others loading
+            log.warning("skipping %s", rel, exc_info=True)
+            corpus.problems.append(f"{rel}: could not be read ({type(exc).__name__}: {exc})")
+            continue
         if not passages:
             corpus.problems.append(f"{rel}: no sentences found")
             continue

@@ -42,7 +42,7 @@ def article_passages(article: Article) -> list[Passage]:
             text = text[prefix.end() :]
         elif not in_quote:
             speaker = None
-        closes = bool(re.search(rf"[{_CLOSE}]\s*$", text)) and in_quote
+        closes = in_quote and _quote_closes(text, reopened=not prefix)
         if in_quote:
             text = _strip_outer_quotes(text)
         sentences = split_sentences(text)
@@ -80,12 +80,43 @@ def _balanced_after_strip(text: str) -> bool:
     return text[0] == "“" and text.count("“") == text.count("”") and not text.endswith("”")
 
 
+def _quote_closes(text: str, *, reopened: bool) -> bool:
+    """True when the speaker's quote, open at the start of `text`, is closed inside it: at the
+    end or mid-paragraph, but not by the end of a quote nested in it (`He asked, “Why?”`).
+    `reopened`: a continuation paragraph, which may repeat the opening mark."""
+    text = text.strip()
+    if reopened and text[:1] in _OPEN:
+        text = text[1:]
+    depth = 1
+    for i, ch in enumerate(text):
+        if ch in "“«":
+            depth += 1
+        elif ch in "”»":
+            depth -= 1
+        elif ch == '"':
+            before = text[i - 1] if i else " "
+            after = text[i + 1] if i + 1 < len(text) else " "
+            opens = (before.isspace() or before in "([—–-") and not after.isspace()
+            depth += 1 if opens else -1
+        if depth <= 0:
+            return True
+    return False
+
+
 def _inline_speaker(text: str) -> str | None:
     for pattern in (_INLINE_SPEAKER, _SAID_AFTER):
         match = pattern.search(text)
         if match:
-            return match["name"].strip()
+            return _trim_name(match["name"])
     return None
+
+
+def _trim_name(name: str) -> str:
+    """`“…,” said Elden Henson.` names Elden Henson: drop a sentence's full stop, keep "Jr."."""
+    name = name.strip()
+    if name.endswith(".") and not re.search(r"(?:\b[A-Z]|\bJr|\bSr|\bSt)\.$", name):
+        name = name[:-1]
+    return name
 
 
 def _group(sentences: list[str]) -> list[list[str]]:

@@ -130,17 +130,21 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
 # ----------------------------------------------------------------------------- markdown
 
 _MARKDOWN = MarkdownIt("commonmark")
+_FM_LINE = re.compile(r"^-{3,}[ \t]*$", re.MULTILINE)  # a YAML front-matter delimiter line
 
 
 def _read_markdown(raw: str, rel: str) -> Article:
+    if _FM_LINE.match(raw.lstrip()) and len(_FM_LINE.findall(raw)) < 2:
+        # Without its closing line the YAML would be indexed as body text and quoted to fans.
+        raise IngestError(f"{rel}: unreadable front matter (the opening --- line is never closed)")
     try:
         post = frontmatter.loads(raw)
     except Exception as exc:  # the YAML parser raises many kinds; all mean "bad front matter"
         raise IngestError(f"{rel}: unreadable front matter ({exc})") from exc
     data = post.metadata
     shows = data.get("shows") or data.get("show") or ()
-    if isinstance(shows, str):
-        shows = (shows,)
+    if not isinstance(shows, list | tuple | dict):
+        shows = (shows,)  # `shows: Daredevil`, or a bare number such as `shows: 24`
     html = _MARKDOWN.render(post.content)
     article = _read_html(f"<article>{html}</article>", rel)
     meta = article.meta
@@ -151,7 +155,7 @@ def _read_markdown(raw: str, rel: str) -> Article:
         outlet=_str_or_none(data.get("outlet") or data.get("source") or data.get("site")) or meta.outlet,
         url=_str_or_none(data.get("url") or data.get("link")) or meta.url,
         author=_str_or_none(data.get("author")) or meta.author,
-        shows=tuple(str(s) for s in shows),
+        shows=tuple(str(s).strip() for s in shows if s is not None and str(s).strip()),
     )
     paragraphs = tuple(p for p in article.paragraphs if p.text != meta.title)
     return Article(meta, paragraphs)

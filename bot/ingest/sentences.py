@@ -13,6 +13,7 @@ from functools import lru_cache
 import pysbd
 
 _ONLY_PUNCT = re.compile(r"^[\s\"'“”‘’)\]…]*$")
+_LEADING_CLOSE = re.compile(r"^[”’»\"]+\s+")  # closing marks pysbd left at a sentence's start
 
 
 @lru_cache(maxsize=1)
@@ -33,5 +34,9 @@ def split_sentences(text: str) -> list[str]:
         if _ONLY_PUNCT.match(piece) and sentences:
             sentences[-1] += piece
             continue
+        marks = _LEADING_CLOSE.match(piece)
+        if marks and sentences:  # `glue.” She laughed`: the mark ends the sentence before
+            sentences[-1] += marks.group().rstrip()
+            piece = piece[marks.end() :]
         sentences.append(piece)
     return sentences
