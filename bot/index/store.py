@@ -233,7 +233,10 @@ class IndexStore:
             raise IndexProblem(f"{len(passages)} passages but vectors of shape {vectors.shape}")
         check_vectors(vectors, where="the new index")
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        version = time.strftime("v%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        # Microseconds in the name so names sort in publishing order, which pruning relies on.
+        now = time.time()
+        stamp = time.strftime("v%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1_000_000):06d}"
+        version = stamp + "-" + uuid.uuid4().hex[:8]
         building = self.versions_dir / f".building-{version}"
         building.mkdir()
         try:
@@ -268,11 +271,12 @@ class IndexStore:
             final = self.versions_dir / version
             os.rename(building, final)
             _fsync_dir(self.versions_dir)
+            replaced = self.current_version()
             self._switch(version)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
-        self._prune(keep=version)
+        self._prune(keep=version, previous=replaced)
         return self._load_path(final, verify=False)
 
     def _switch(self, version: str) -> None:
@@ -281,12 +285,13 @@ class IndexStore:
         os.replace(pending, self.root / "CURRENT")
         _fsync_dir(self.root)
 
-    def _prune(self, keep: str) -> None:
-        """Drop all but the newest versions; the one just published is always kept."""
+    def _prune(self, keep: str, previous: str | None = None) -> None:
+        """Drop old versions down to KEEP_VERSIONS, oldest first, never the one just published nor
+        the one it replaced (readers may still be answering from it)."""
         versions = sorted(p for p in self.versions_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for path in versions[:-KEEP_VERSIONS]:
-            if path.name != keep:
-                shutil.rmtree(path, ignore_errors=True)
+        spare = [p for p in versions if p.name not in (keep, previous)]
+        for path in spare[: max(0, len(versions) - KEEP_VERSIONS)]:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def check_vectors(vectors: np.ndarray, *, where: str) -> None:
