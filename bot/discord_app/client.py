@@ -1,0 +1,161 @@
+"""`FanBot`: the Discord client, with its services handed in (no globals).
+
+Intents: the defaults plus **Message Content**, a privileged intent that must also be switched on
+in the developer portal (Bot → Privileged Gateway Intents); without it mentions and replies arrive
+with empty text. Startup work (index, model, cogs, command sync) happens once in `setup_hook`;
+`on_ready` fires again after every gateway resume, so it only logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Config
+from bot.conversation import ConversationMemory
+from bot.discord_app.answering import Answerer
+from bot.discord_app.cooldown import Cooldown
+from bot.discord_app.errors import handle_app_command_error
+from bot.discord_app.views import LeakReportButton, MoreQuotesButton, answer_view
+from bot.engine import Engine
+from bot.index.errors import IndexProblem
+from bot.settings_store import SettingsStore
+
+__all__ = ["FanBot", "FanTree", "make_intents"]
+
+log = logging.getLogger(__name__)
+
+#: Rate limits longer than this raise discord.RateLimited (we say "busy") instead of waiting silently.
+MAX_RATELIMIT_WAIT = 30.0
+
+
+def make_intents() -> discord.Intents:
+    """Default intents plus message_content (privileged: enable it in the developer portal)."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    return intents
+
+
+class FanTree(app_commands.CommandTree):
+    """The command tree, with one error handler for every slash command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await handle_app_command_error(interaction, error)
+
+
+class FanBot(commands.Bot):
+    """The TV-show quote bot. Slash commands and mentions only (no prefix commands)."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: SettingsStore,
+        memory: ConversationMemory,
+        config: Config,
+        cooldown: Cooldown | None = None,
+    ) -> None:
+        owners: dict[str, Any] = {"owner_ids": set(config.owner_ids)} if config.owner_ids else {}
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=make_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            tree_cls=FanTree,
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            **owners,
+        )
+        self.engine = engine
+        self.settings = settings
+        self.memory = memory
+        self.config = config
+        self.cooldown = cooldown or Cooldown(config.cooldown_questions, config.cooldown_seconds)
+        self.answerer = Answerer(engine, settings, memory, self.cooldown, view_for=answer_view)
+        self._installed = False
+
+    # ------------------------------------------------------------------ startup (once)
+
+    async def setup_hook(self) -> None:
+        await self.load_index()
+        await self.warm_up()
+        await self.install()
+        await self.sync_commands()
+
+    async def load_index(self) -> None:
+        """Open the index off the event loop; a missing or broken one is reported, not fatal."""
+        try:
+            await asyncio.to_thread(self.engine.load)
+        except IndexProblem as exc:
+            log.error(
+                "Starting without an index: %s. Fans are told answers are unavailable; "
+                "an admin can run /reindex (or `python -m bot index`).",
+                exc,
+            )
+        else:
+            log.info("Index %s loaded (%d articles)", self.engine.version, len(self.engine.sources()))
+
+    async def warm_up(self) -> None:
+        """Load the embedding model now, off the loop, so the first question isn't slow."""
+        try:
+            await asyncio.to_thread(self.engine.embedder.warm_up)
+        except Exception:
+            log.exception("Could not load the embedding model; questions will fail until this is fixed")
+
+    async def install(self) -> None:
+        """Add the cogs and the persistent buttons (idempotent)."""
+        if self._installed:
+            return
+        from bot.discord_app.cogs.admin import AdminCog
+        from bot.discord_app.cogs.ask import AskCog
+        from bot.discord_app.cogs.spoilers import SpoilersCog
+
+        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self)):
+            await self.add_cog(cog)
+        self.add_dynamic_items(MoreQuotesButton, LeakReportButton)
+        self._installed = True
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Register slash commands with Discord: to the dev server at once, or globally (slow to appear)."""
+        try:
+            if self.config.dev_guild_id:
+                guild = discord.Object(id=self.config.dev_guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("Synced %d commands to dev server %s", len(synced), self.config.dev_guild_id)
+            else:
+                synced = await self.tree.sync()
+                log.info("Synced %d global commands (they can take up to an hour to appear)", len(synced))
+            return synced
+        except discord.Forbidden as exc:
+            log.error(
+                "Could not sync slash commands (%s). Invite the bot with the applications.commands scope%s.",
+                exc,
+                " to DEV_GUILD_ID's server" if self.config.dev_guild_id else "",
+            )
+        except discord.HTTPException as exc:
+            log.error("Could not sync slash commands: %s; the previously synced ones stay", exc)
+        return []
+
+    # ------------------------------------------------------------------ events
+
+    async def on_ready(self) -> None:
+        """Log only: this fires again after every reconnect, so nothing here may resync or reload."""
+        user = self.user
+        log.info(
+            "Ready as %s (id %s) in %d server(s); index %s",
+            user,
+            user.id if user else "?",
+            len(self.guilds),
+            self.engine.version or f"not loaded ({self.engine.problem})",
+        )
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands: questions by mention or reply are handled by AskCog's listener."""
+        return

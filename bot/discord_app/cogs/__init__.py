@@ -1,0 +1,1 @@
+"""One cog per audience: fans (`ask`), moderators (`spoilers`), admins (`admin`)."""

@@ -1,0 +1,205 @@
+"""Fans: /ask, mentions, replies to the bot, /sources, /help and /watched.
+
+Why mentions and replies as well as /ask: in a busy channel fans talk to the bot the way they talk
+to each other, and a reply is the natural way to follow up ("more", "who said that?").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.discord_app.answering import Asked
+from bot.discord_app.catalog import ShowCatalog, paginate, source_line
+from bot.discord_app.respond import InteractionResponder, MessageResponder, send_interaction
+from bot.engine import MAX_QUESTION_CHARS
+from bot.spoilers.render import escape_text
+
+if TYPE_CHECKING:
+    from bot.discord_app.client import FanBot
+
+__all__ = ["AskCog"]
+
+log = logging.getLogger(__name__)
+
+HELP = """\
+**Ask me about the shows** and I answer with quotes from the articles I've read.
+• `/ask question`, mention me, or reply to one of my messages.
+• Follow up in the same channel: “and what about luke?”, “who said that?”, “more” (or **More quotes**).
+• Season-finale spoilers are hidden in `||spoiler tags||` unless this channel is set otherwise.
+• `/watched set show season`: finale spoilers of seasons you have seen show without tags *for your questions*.
+• `/sources`: the articles I quote. **This leaked a spoiler** under an answer tells the moderators.
+Moderators: `/spoilers mode|status|reports|modrole`. Admins: `/corpus add`, `/reindex`."""
+
+MAX_SEASON = 100
+
+
+class AskCog(commands.Cog, name="Ask"):
+    """Everything a fan can do."""
+
+    watched = app_commands.Group(name="watched", description="Tell me which seasons you have seen")
+
+    def __init__(self, bot: FanBot) -> None:
+        self.bot = bot
+        self.shows = ShowCatalog(bot.engine)
+
+    # ------------------------------------------------------------------ questions
+
+    @app_commands.command(name="ask", description="Ask about the shows; I answer with quotes from articles")
+    @app_commands.describe(question="e.g. why did Jessica kill Kilgrave?")
+    async def ask(
+        self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
+    ) -> None:
+        await self.bot.answerer.handle(
+            question, Asked.of(interaction), InteractionResponder(interaction), private_notices=True
+        )
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer when mentioned, when someone replies to one of my messages, or in DMs."""
+        question = await self.question_in(message)
+        if question is None:
+            return
+        asked = Asked(message.author.id, message.channel, message.guild.id if message.guild else None)
+        try:
+            await self.bot.answerer.handle(question, asked, MessageResponder(message), private_notices=False)
+        except discord.HTTPException as exc:  # e.g. no Send Messages permission in that channel
+            log.warning("could not answer message %s in channel %s: %s", message.id, message.channel.id, exc)
+
+    async def question_in(self, message: discord.Message) -> str | None:
+        """The question a message puts to the bot, without the mention; None if it is not for us."""
+        me = self.bot.user
+        if me is None or message.author.bot or message.webhook_id is not None:
+            return None
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return None
+        addressed = (
+            message.guild is None
+            or any(user.id == me.id for user in message.mentions)
+            or await self._replies_to_me(message, me.id)
+        )
+        if not addressed:
+            return None
+        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+
+    async def _replies_to_me(self, message: discord.Message, my_id: int) -> bool:
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return False
+        target = reference.resolved or reference.cached_message
+        if target is None and reference.channel_id == message.channel.id:
+            try:
+                target = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                return False
+        return isinstance(target, discord.Message) and target.author.id == my_id
+
+    # ------------------------------------------------------------------ what I know
+
+    @app_commands.command(name="sources", description="The articles I quote from")
+    @app_commands.describe(page="Page number, when there are many articles")
+    async def sources(
+        self, interaction: discord.Interaction[Any], page: app_commands.Range[int, 1] = 1
+    ) -> None:
+        articles = self.bot.engine.sources()
+        if not articles:
+            problem = self.bot.engine.problem or "no articles are indexed"
+            await send_interaction(
+                interaction, f"I have no articles to quote yet ({problem}).", ephemeral=True
+            )
+            return
+        shows = self.shows.shows()
+        header = [f"I quote from **{len(articles)}** article(s)."]
+        if shows:
+            header.append("Shows: " + ", ".join(escape_text(s) for s in shows))
+        pages = paginate([*header, *(source_line(a) for a in articles)])
+        number = min(page, len(pages))
+        text = pages[number - 1]
+        if len(pages) > 1:
+            text += f"\n-# Page {number}/{len(pages)}"
+            if number < len(pages):
+                text += f": `/sources page:{number + 1}` for more"
+        await send_interaction(interaction, text, ephemeral=True)
+
+    @app_commands.command(name="help", description="How to ask me things")
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        await send_interaction(interaction, HELP, ephemeral=True)
+
+    # ------------------------------------------------------------------ watch progress
+
+    @watched.command(
+        name="set", description="Seasons you have seen show their finale spoilers untagged for you"
+    )
+    @app_commands.describe(show="The show", season="The last season you have finished")
+    async def watched_set(
+        self,
+        interaction: discord.Interaction[Any],
+        show: app_commands.Range[str, 1, 100],
+        season: app_commands.Range[int, 1, MAX_SEASON],
+    ) -> None:
+        name = self.shows.canonical(show)
+        if name is None:
+            known = ", ".join(self.shows.shows()) or "none yet"
+            await send_interaction(
+                interaction,
+                f"I don't know a show called “{escape_text(show[:100])}”. "
+                f"Shows I know: {escape_text(known)}.",
+                ephemeral=True,
+            )
+            return
+        await self.bot.settings.set_watched(interaction.user.id, name, season)
+        await send_interaction(
+            interaction,
+            f"Got it: you've seen **{escape_text(name)}** up to season {season}. Finale spoilers of those "
+            "seasons will show without tags in answers to *your* questions.",
+            ephemeral=True,
+        )
+
+    @watched_set.autocomplete("show")
+    async def _show_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=name[:100], value=name[:100]) for name in self.shows.choices(current)
+        ]
+
+    @watched.command(name="clear", description="Forget what you told me you have seen (one show or all)")
+    @app_commands.describe(show="Only this show (leave empty to forget all)")
+    async def watched_clear(
+        self, interaction: discord.Interaction[Any], show: app_commands.Range[str, 1, 100] | None = None
+    ) -> None:
+        name = None if show is None else (self.shows.canonical(show) or show)
+        try:
+            removed = await self.bot.settings.clear_watched(interaction.user.id, name)
+        except ValueError:
+            removed = 0
+        what = (
+            "everything you told me you've watched"
+            if name is None
+            else f"your progress in {escape_text(name)}"
+        )
+        note = "" if removed else " (there was nothing to forget)"
+        await send_interaction(
+            interaction, f"Forgot {what}{note}. Finale spoilers stay tagged.", ephemeral=True
+        )
+
+    @watched_clear.autocomplete("show")
+    async def _clear_choices(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self._show_choices(interaction, current)
+
+    @watched.command(name="list", description="What you told me you have seen")
+    async def watched_list(self, interaction: discord.Interaction[Any]) -> None:
+        seen = await self.bot.settings.watched(interaction.user.id)
+        if not seen:
+            text = "You haven't told me about any show yet; every finale spoiler stays tagged for you."
+        else:
+            names = {key: self.shows.canonical(key) or key for key in seen}
+            text = "\n".join(f"• {escape_text(names[k])}: up to season {s}" for k, s in seen.items())
+        await send_interaction(interaction, text, ephemeral=True)

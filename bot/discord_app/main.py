@@ -1,0 +1,73 @@
+"""`run_bot`: what `python -m bot run` calls when a Discord token is set.
+
+Builds the services, runs the bot until Ctrl-C, closes everything. A rejected token and a missing
+Message Content intent are the two setup mistakes everyone makes, so each gets a plain explanation
+and exit code 2 instead of a traceback (and the token is never printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import discord
+
+from bot.config import Config
+from bot.conversation import ConversationMemory
+from bot.discord_app.client import FanBot
+from bot.discord_app.logs import setup_logging
+from bot.engine import Engine
+from bot.settings_store import SettingsStore
+
+__all__ = ["run_bot"]
+
+log = logging.getLogger(__name__)
+
+BAD_TOKEN = (
+    "error: the Discord token was rejected. Copy a fresh one from "
+    "https://discord.com/developers/applications → your app → Bot → Reset Token, "
+    "and put it in .env as DISCORD_TOKEN=…"
+)
+NO_INTENT = (
+    "error: Discord refused the Message Content intent. Enable it at "
+    "https://discord.com/developers/applications → your app → Bot → Privileged Gateway Intents → "
+    "Message Content Intent, save, and start the bot again (the bot reads mentions and replies)."
+)
+
+
+def run_bot(config: Config, args: argparse.Namespace) -> int:
+    """Run the Discord bot; returns the process exit code."""
+    setup_logging(config.log_level, config.discord_token)
+    if not config.discord_token:
+        print("error: DISCORD_TOKEN is not set", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_run(config, args))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(config: Config, args: argparse.Namespace) -> int:
+    corpus = Path(getattr(args, "corpus", None) or config.corpus_dir)
+    index = Path(getattr(args, "index", None) or config.index_dir)
+    engine = Engine(corpus, index)
+    settings = await SettingsStore.open(config.data_dir / "settings.sqlite3")
+    if settings.recovered_from is not None:
+        log.warning("The settings file was corrupt; it was moved to %s", settings.recovered_from)
+    try:
+        bot = FanBot(engine=engine, settings=settings, memory=ConversationMemory(), config=config)
+        async with bot:
+            await bot.start(config.discord_token or "")
+        return 0
+    except discord.LoginFailure:
+        print(BAD_TOKEN, file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print(NO_INTENT, file=sys.stderr)
+        return 2
+    finally:
+        await settings.close()
+        engine.embedder.close()
