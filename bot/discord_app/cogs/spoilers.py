@@ -17,7 +17,6 @@ from bot.discord_app.catalog import paginate
 from bot.discord_app.channels import is_spoiler_channel, settings_channel_id
 from bot.discord_app.checks import admin_only, moderator_only
 from bot.discord_app.respond import send_interaction
-from bot.spoilers.render import escape_text
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
@@ -132,7 +131,7 @@ class SpoilersCog(
         lines = [f"**{len(reports)}** most recent leak report(s), newest first:"]
         for report in reports:
             link = f"https://discord.com/channels/{guild_id}/{report['channel_id']}/{report['message_id']}"
-            passages = ", ".join(escape_text(p) for p in report["passage_ids"]) or "?"
+            passages = ", ".join(f"`{p.replace('`', '')}`" for p in report["passage_ids"]) or "?"
             lines.append(
                 f"• #{report['id']} <t:{int(report['created_at'])}:R> by <@{report['user_id']}> "
                 f"in <#{report['channel_id']}>: {link}\n  passages: {passages}"
