@@ -34,6 +34,9 @@ from bot.engine import EMPTY_QUESTION, Engine
 FINALE_QUESTION = "why did jessica kill kilgrave?"
 RITTER_QUESTION = "what did krysten ritter say about kilgrave"
 
+# The fixtures (engine, services, the bot) live on the session loop; so must the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 
 @pytest.fixture
 async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:

@@ -27,6 +27,9 @@ from bot.settings_store import SettingsStore
 
 FINALE_QUESTION = "why did jessica kill kilgrave?"
 
+# The fixtures (engine, services, the bot) live on the session loop; so must the tests.
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 
 @pytest.fixture
 async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
