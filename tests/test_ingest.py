@@ -1,0 +1,350 @@
+"""Reading a corpus folder: each article format, web junk, and files that must be reported, not fatal.
+
+Every article here is a small text written for the test (never the dev eval articles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.ingest.corpus import load_corpus
+from bot.ingest.readers import IngestError, read_article
+from bot.models import Article
+
+TXT_ARTICLE = """\
+The Defenders cast on team-ups, the Hand and that hallway fight
+
+By Dana Whitfield, Screen Signal
+March 3, 2017
+
+Share | Tweet | Email
+
+Finn Jones said the cast spent months training for the hallway fight before cameras rolled.
+Dr. Strange was never part of the plan, he added.
+
+Related: Ten things we learned from the new Defenders trailer
+
+Want more stories like this delivered to you? Sign up now.
+
+The series arrives on Netflix in August, and the cast can't wait for fans to see it.
+"""
+
+TXT_VIA_ARTICLE = """\
+Mike Colter talks about the bulletproof hoodie
+
+By Sam Ortega
+Oct 5, 2016
+
+Colter joked that the hoodie had its own trailer on set. The wardrobe team made forty of them.
+
+(Via Collider)
+
+Tweet | Share
+
+He hopes the hoodie becomes a Halloween staple this year.
+"""
+
+MD_ARTICLE = """\
+---
+title: "Iron Fist season 2 review: Danny finally throws a punch"
+date: 2018-09-07
+author: Priya Kessler
+outlet: The Streaming Desk
+url: https://example.com/iron-fist-season-2-review
+shows: [Iron Fist]
+---
+
+# Iron Fist season 2 review: Danny finally throws a punch
+
+## The fights
+
+Danny Rand finally learns to **throw a punch** that looks like one.
+See [our earlier take](https://example.com/earlier) for context.
+
+## The verdict
+
+- Colleen Wing steals every scene she is in with her katana.
+"""
+
+HTML_ARTICLE = """\
+<!doctype html>
+<html>
+<head>
+  <title>Luke Cage questions answered - Harlem Herald</title>
+  <style>.promo { color: red } .x::after { content: "Luke Cage style rule" }</style>
+  <script>var tracker = "Luke Cage tracking pixel script";</script>
+</head>
+<body>
+  <nav><a href="/">Home</a> <a href="/tv">All our Luke Cage coverage in one menu</a></nav>
+  <div class="cookie-banner">We use cookies to improve your experience. Accept all cookies?</div>
+  <header>
+    <h1>Luke Cage questions answered</h1>
+    <p>By Marcus Bell, Harlem Herald</p>
+    <p>October 5, 2016</p>
+  </header>
+  <article>
+    <h2>Is Luke Cage bulletproof?</h2>
+    <p>Yes. His skin cannot be pierced by ordinary bullets, which the show demonstrates early.</p>
+    <h2>Who plays Misty Knight?</h2>
+    <p>Simone Missick plays the detective with a photographic memory for crime scenes.</p>
+    <aside>Read our other superhero reviews in this sidebar about Luke Cage.</aside>
+  </article>
+  <footer>Copyright 2016 Harlem Herald. All rights reserved. Luke Cage footer text.</footer>
+</body>
+</html>
+"""
+
+GOOD_TXT = "A working article\n\nBy Lee Park\n\nThis article is fine. It has two sentences.\n"
+
+
+def write(root: Path, name: str, content: str | bytes) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def read(root: Path, name: str, content: str | bytes) -> Article:
+    return read_article(write(root, name, content), root)
+
+
+def body(article: Article) -> str:
+    return "\n".join(p.text for p in article.paragraphs)
+
+
+# ----------------------------------------------------------------------------- .txt
+
+
+def test_txt_title_byline_date_and_junk(tmp_path: Path) -> None:
+    article = read(tmp_path, "defenders.txt", TXT_ARTICLE)
+    meta = article.meta
+    assert meta.file == "defenders.txt"
+    assert meta.title == "The Defenders cast on team-ups, the Hand and that hallway fight"
+    assert meta.author == "Dana Whitfield"
+    assert meta.outlet == "Screen Signal"
+    assert meta.date == "2017-03-03"
+    text = body(article)
+    assert "Finn Jones said the cast spent months training" in text
+    assert "The series arrives on Netflix in August" in text
+    for junk in ("Share", "Tweet", "Related:", "Sign up now", "By Dana", "March 3"):
+        assert junk not in text, junk
+
+
+def test_txt_lines_of_one_paragraph_are_joined(tmp_path: Path) -> None:
+    article = read(tmp_path, "defenders.txt", TXT_ARTICLE)
+    first = article.paragraphs[0].text
+    assert first.startswith("Finn Jones said") and first.endswith("he added.")
+    assert "\n" not in first
+
+
+def test_txt_via_credit_sets_outlet_and_is_dropped(tmp_path: Path) -> None:
+    article = read(tmp_path, "hoodie.txt", TXT_VIA_ARTICLE)
+    assert article.meta.author == "Sam Ortega"
+    assert article.meta.outlet == "Collider"
+    assert article.meta.date == "2016-10-05"
+    text = body(article)
+    assert "Via" not in text and "Collider" not in text
+    assert "Tweet" not in text
+    assert [p.text for p in article.paragraphs] == [
+        "Colter joked that the hoodie had its own trailer on set. The wardrobe team made forty of them.",
+        "He hopes the hoodie becomes a Halloween staple this year.",
+    ]
+
+
+def test_prose_that_mentions_a_newsletter_survives(tmp_path: Path) -> None:
+    long_line = (
+        "In the show, Trish Walker signs up for a newsletter about missing persons, and that small "
+        "detail later leads her to the clinic that gave Jessica her powers in the first place."
+    )
+    article = read(tmp_path, "trish.txt", f"Trish Walker and the clinic\n\n{long_line}\n")
+    assert body(article) == long_line
+
+
+# ----------------------------------------------------------------------------- .md
+
+
+def test_markdown_front_matter_and_body(tmp_path: Path) -> None:
+    article = read(tmp_path, "iron-fist.md", MD_ARTICLE)
+    meta = article.meta
+    assert meta.title == "Iron Fist season 2 review: Danny finally throws a punch"
+    assert meta.date == "2018-09-07"
+    assert meta.author == "Priya Kessler"
+    assert meta.outlet == "The Streaming Desk"
+    assert meta.url == "https://example.com/iron-fist-season-2-review"
+    assert meta.shows == ("Iron Fist",)
+    texts = [p.text for p in article.paragraphs]
+    # Markdown syntax is gone: bold markers, link targets, list bullets; the H1 repeating the title too.
+    assert texts == [
+        "Danny Rand finally learns to throw a punch that looks like one. See our earlier take for context.",
+        "Colleen Wing steals every scene she is in with her katana.",
+    ]
+    assert [p.heading for p in article.paragraphs] == ["The fights", "The verdict"]
+    assert "**" not in body(article) and "https://" not in body(article)
+
+
+def test_markdown_without_front_matter_uses_the_file_name(tmp_path: Path) -> None:
+    article = read(tmp_path, "plain.md", "Just one paragraph of text. And a second sentence.\n")
+    assert article.meta.title == "plain.md"
+    assert body(article) == "Just one paragraph of text. And a second sentence."
+
+
+def test_markdown_single_show_and_numeric_show_name(tmp_path: Path) -> None:
+    one = read(tmp_path, "one.md", "---\ntitle: One\nshows: Daredevil\n---\nBody text. More text.\n")
+    assert one.meta.shows == ("Daredevil",)
+    number = read(tmp_path, "num.md", "---\ntitle: Num\nshows: 24\n---\nBody text. More text.\n")
+    assert number.meta.shows == ("24",)
+
+
+# ----------------------------------------------------------------------------- .html
+
+
+def test_html_keeps_article_text_and_drops_page_furniture(tmp_path: Path) -> None:
+    article = read(tmp_path, "luke-cage-faq.html", HTML_ARTICLE)
+    meta = article.meta
+    assert meta.title == "Luke Cage questions answered"
+    assert meta.author == "Marcus Bell"
+    assert meta.outlet == "Harlem Herald"
+    assert meta.date == "2016-10-05"
+    assert [(p.heading, p.text) for p in article.paragraphs] == [
+        (
+            "Is Luke Cage bulletproof?",
+            "Yes. His skin cannot be pierced by ordinary bullets, which the show demonstrates early.",
+        ),
+        (
+            "Who plays Misty Knight?",
+            "Simone Missick plays the detective with a photographic memory for crime scenes.",
+        ),
+    ]
+    text = body(article)
+    for junk in ("cookies", "menu", "sidebar", "Copyright", "footer", "tracking", "style rule", "By Marcus"):
+        assert junk not in text, junk
+
+
+def test_html_meta_tags_win_over_the_page(tmp_path: Path) -> None:
+    page = """<html><head>
+    <meta property="og:title" content="Elektra's return, explained">
+    <meta property="og:site_name" content="Hell's Kitchen Times">
+    <meta property="og:url" content="https://example.com/elektra">
+    <meta name="author" content="Ana Ruiz">
+    <meta property="article:published_time" content="2016-03-18T09:00:00Z">
+    </head><body><main><p>Elodie Yung plays Elektra with a cold smile. Matt never sees her coming.</p>
+    </main></body></html>"""
+    meta = read(tmp_path, "elektra.htm", page).meta
+    assert (meta.title, meta.outlet, meta.url, meta.author, meta.date) == (
+        "Elektra's return, explained",
+        "Hell's Kitchen Times",
+        "https://example.com/elektra",
+        "Ana Ruiz",
+        "2016-03-18",
+    )
+
+
+# ----------------------------------------------------------------------------- the corpus folder
+
+
+def test_corpus_loads_every_format_with_passages(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", TXT_ARTICLE)
+    write(tmp_path, "b.md", MD_ARTICLE)
+    write(tmp_path, "sub/c.html", HTML_ARTICLE)
+    corpus = load_corpus(tmp_path)
+    assert corpus.problems == []
+    assert [a.meta.file for a in corpus.articles] == ["a.txt", "b.md", "sub/c.html"]
+    assert {p.file for p in corpus.passages} == {"a.txt", "b.md", "sub/c.html"}
+    assert set(corpus.files) == {"a.txt", "b.md", "sub/c.html"}
+    assert len(corpus.fingerprint) == 64
+
+
+def test_bad_files_are_reported_by_name_and_skipped(tmp_path: Path) -> None:
+    write(tmp_path, "good.txt", GOOD_TXT)
+    write(tmp_path, "latin1.txt", "Café society\n\nThe café scene was shot in one take.\n".encode("latin-1"))
+    write(tmp_path, "empty.txt", "")
+    write(tmp_path, "blank.md", "   \n\n  \n")
+    write(tmp_path, "notes.pdf", b"%PDF-1.4 binary")
+    write(tmp_path, "broken-yaml.md", "---\ntitle: [unclosed\nauthor: : :\n---\nBody text here. More.\n")
+    write(tmp_path, "unclosed.md", "---\ntitle: Never closed\nauthor: Someone\n\nBody text here. More.\n")
+    write(tmp_path, "python-tag.md", "---\ntitle: !!python/object/apply:os.system [echo]\n---\nBody. More.\n")
+    corpus = load_corpus(tmp_path)
+
+    assert [a.meta.file for a in corpus.articles] == ["good.txt"]
+    assert {p.file for p in corpus.passages} == {"good.txt"}
+    assert set(corpus.files) == {"good.txt"}
+    reported = {problem.split(":", 1)[0]: problem for problem in corpus.problems}
+    assert set(reported) == {
+        "latin1.txt",
+        "empty.txt",
+        "blank.md",
+        "notes.pdf",
+        "broken-yaml.md",
+        "unclosed.md",
+        "python-tag.md",
+    }
+    assert "UTF-8" in reported["latin1.txt"]
+    assert "empty" in reported["empty.txt"]
+    assert "unsupported" in reported["notes.pdf"] and ".pdf" in reported["notes.pdf"]
+    for name in ("broken-yaml.md", "unclosed.md", "python-tag.md"):
+        assert "front matter" in reported[name], reported[name]
+
+
+def test_unsupported_suffix_is_refused_by_the_reader(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match=r"notes\.docx: unsupported file type \.docx"):
+        read(tmp_path, "notes.docx", "Some text. More text.")
+
+
+def test_a_file_the_reader_chokes_on_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.ingest.corpus as corpus_module
+
+    real = corpus_module.read_article
+
+    def flaky(path: Path, root: Path) -> Article:
+        if path.name == "boom.txt":
+            raise RuntimeError("parser exploded")
+        return real(path, root)
+
+    monkeypatch.setattr(corpus_module, "read_article", flaky)
+    write(tmp_path, "boom.txt", GOOD_TXT)
+    write(tmp_path, "good.txt", GOOD_TXT)
+    corpus = load_corpus(tmp_path)
+    assert [a.meta.file for a in corpus.articles] == ["good.txt"]
+    assert len(corpus.problems) == 1 and corpus.problems[0].startswith("boom.txt:")
+    assert "parser exploded" in corpus.problems[0]
+
+
+def test_missing_corpus_folder_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_corpus(tmp_path / "nowhere")
+
+
+def test_hidden_files_and_show_config_are_not_articles(tmp_path: Path) -> None:
+    write(tmp_path, "good.txt", GOOD_TXT)
+    write(tmp_path, ".draft.txt", "Secret draft\n\nThis must never be quoted. Never.\n")
+    write(tmp_path, ".git/notes.txt", "Git notes\n\nNot an article either. Really.\n")
+    write(tmp_path, "shows.yaml", "shows:\n  - name: Jessica Jones\n    aliases: [jj]\n")
+    corpus = load_corpus(tmp_path)
+    assert [a.meta.file for a in corpus.articles] == ["good.txt"]
+    assert corpus.problems == []
+    assert all("never" not in p.text.lower() for p in corpus.passages)
+
+
+def test_fingerprint_changes_with_content_and_not_with_hidden_files(tmp_path: Path) -> None:
+    write(tmp_path, "good.txt", GOOD_TXT)
+    first = load_corpus(tmp_path)
+    write(tmp_path, ".swap.txt", "junk\n\nEditor swap file. Junk.\n")
+    assert load_corpus(tmp_path).fingerprint == first.fingerprint
+    write(tmp_path, "good.txt", GOOD_TXT.replace("fine", "still fine"))
+    changed = load_corpus(tmp_path)
+    assert changed.fingerprint != first.fingerprint
+    assert changed.files["good.txt"] != first.files["good.txt"]
+
+
+def test_crlf_and_bom_are_normalised(tmp_path: Path) -> None:
+    raw = "\ufeffA title\r\n\r\nBy Lee Park\r\n\r\nFirst line of text\r\ncontinues here. Done.\r\n"
+    article = read(tmp_path, "windows.txt", raw)
+    assert article.meta.title == "A title"
+    assert body(article) == "First line of text continues here. Done."
