@@ -216,7 +216,9 @@ async def test_leak_button_stores_report_for_moderators(services: Services) -> N
 # ---------------------------------------------------------------------- /watched, /sources, /help
 
 
-async def test_watched_accepts_known_shows_and_untags_their_finales(services: Services) -> None:
+async def test_watched_accepts_known_shows_and_untags_finales_only_in_private_answers(
+    services: Services,
+) -> None:
     user, bot = 77, services.bot
     typing = services.interaction(user_id=user)
     await command(bot, "watched set")._invoke_autocomplete(typing, "show", SimpleNamespace(show="jess"))
@@ -233,10 +235,16 @@ async def test_watched_accepts_known_shows_and_untags_their_finales(services: Se
     assert "Jessica Jones" in (ok.sent[0].content or "")
     assert await services.settings.watched(user) == {"jessica-jones": 1}
 
-    answered = await _ask(services, FINALE_QUESTION, user_id=user)
+    private = services.interaction(user_id=user)
+    await invoke(bot, command(bot, "ask"), private, question=FINALE_QUESTION, private=True)
     expected = await services.engine.ask(FINALE_QUESTION, mode="tag", watched={"jessica-jones": 1})
-    assert [s.content for s in answered.answers] == expected.messages
+    assert private.sent[0].ephemeral and all(s.ephemeral for s in private.answers)
+    assert [s.content for s in private.answers] == expected.messages
     assert "||" not in "".join(expected.messages)
+
+    public = await _ask(services, FINALE_QUESTION, user_id=user)  # others can read it: stays tagged
+    assert [s.content for s in public.answers] == (await services.engine.ask(FINALE_QUESTION)).messages
+    assert "||" in (public.answers[0].content or "")
 
     cleared = services.interaction(user_id=user)
     await invoke(bot, command(bot, "watched clear"), cleared, show=None)

@@ -50,18 +50,22 @@ def cooldown_message(verdict: Verdict) -> str:
 @dataclass(frozen=True, slots=True)
 class Asked:
     """Who asked, where. `owner_id` is whose conversation this continues (a button click by someone
-    else continues the asker's); only the owner's own questions are remembered."""
+    else continues the asker's); only the owner's own questions are remembered. `private` answers
+    (DMs, ephemeral replies) are seen by the asker alone, so only they may honour /watched."""
 
     user_id: int
     channel: Any  # discord channel (or a test double): id, name, is_nsfw, parent
     guild_id: int | None
     owner_id: int | None = None
+    private: bool = False
 
     @classmethod
-    def of(cls, interaction: discord.Interaction[Any], owner_id: int | None = None) -> Asked:
+    def of(
+        cls, interaction: discord.Interaction[Any], owner_id: int | None = None, *, private: bool = False
+    ) -> Asked:
         """Who asked through an interaction (slash command or button)."""
         guild_id = interaction.guild.id if interaction.guild is not None else None
-        return cls(interaction.user.id, interaction.channel, guild_id, owner_id)
+        return cls(interaction.user.id, interaction.channel, guild_id, owner_id, private or guild_id is None)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -134,10 +138,11 @@ class Answerer:
         turns = self.memory.recent(asked.key)
         history = [t.question for t in turns][-HISTORY_TURNS:]
         mode = await self.mode_for(asked.channel, asked.guild_id)
-        watched = await self.watched_for(asked.user_id)
+        # What one fan has watched must not untag a finale that everyone in the channel can read.
+        watched = await self.watched_for(asked.user_id) if asked.private else {}
         owner = asked.key[1]
         if self.is_more(question):
-            return await self._more(question, asked, turns, mode, watched)
+            return await self._more(asked, turns, mode, watched)
         answer = await self.engine.ask(question, history=history, mode=mode, watched=watched)
         ids = [hit.passage.id for hit in answer.hits]
         if asked.remember and not self.engine.resolve(question, history).who_said_that:
@@ -146,7 +151,6 @@ class Answerer:
 
     async def _more(
         self,
-        question: str,
         asked: Asked,
         turns: Sequence[Turn],
         mode: SpoilerMode,

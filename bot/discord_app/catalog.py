@@ -54,9 +54,9 @@ class ShowCatalog:
             from bot.shows import load_show_facts
 
             facts, _problems = load_show_facts(self.engine.corpus_dir)
-            for show in facts.shows:
-                names.setdefault(_key(show.name) or "", show.name)
-                aliases.extend((alias, show.name) for alias in show.aliases)
+            for described in facts.shows:
+                names.setdefault(_key(described.name) or "", described.name)
+                aliases.extend((alias, described.name) for alias in described.aliases)
         except ImportError:
             pass
         except Exception:  # a broken facts file must not break /watched

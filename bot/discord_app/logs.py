@@ -58,9 +58,9 @@ def setup_logging(
     redactor = TokenRedactor(token)
     root = logging.getLogger()
     if not root.handlers or stream is not None:
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
+        output = logging.StreamHandler(stream or sys.stderr)
+        output.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(output)
     for handler in root.handlers:
         for old in [f for f in handler.filters if isinstance(f, TokenRedactor)]:
             handler.removeFilter(old)

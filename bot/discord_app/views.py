@@ -52,7 +52,7 @@ class MoreQuotesButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> MoreQuotesButton:
         return cls(int(match["owner"]))
 
@@ -60,7 +60,7 @@ class MoreQuotesButton(
         """The asker gets the next quotes in the channel; anyone else sees them privately."""
         bot = _bot(interaction)
         is_owner = interaction.user.id == self.owner_id
-        asked = Asked.of(interaction, owner_id=self.owner_id)
+        asked = Asked.of(interaction, owner_id=self.owner_id, private=not is_owner)
         responder = InteractionResponder(interaction, ephemeral=not is_owner)
         await bot.answerer.handle("more", asked, responder, private_notices=True)
 
@@ -87,7 +87,7 @@ class LeakReportButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button[Any], match: re.Match[str], /
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> LeakReportButton:
         return cls(match["tokens"].split("."))
 

@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.discord_app.catalog import paginate
 from bot.discord_app.checks import admin_only
 from bot.discord_app.progress import ProgressReporter
-from bot.discord_app.respond import send_interaction
+from bot.discord_app.respond import NO_PINGS, send_interaction
 from bot.discord_app.uploads import ALLOWED_SUFFIXES, UploadRejected, check_upload, safe_name, save_article
 from bot.index.errors import IndexProblem, ReindexRunning
 
@@ -110,7 +110,21 @@ class AdminCog(commands.Cog, name="Admin"):
             text = f"Reindex done; answers now come from the new index.\n{_code_block(report.summary())}"
         finally:
             await reporter.stop()
-        await edit(content=text)
+        try:
+            await edit(content=text)
+        except discord.HTTPException as exc:  # the interaction token expires after 15 minutes
+            log.warning("could not edit the reindex message (%s); posting the result in the channel", exc)
+            await self._post_in_channel(interaction, text)
+
+    @staticmethod
+    async def _post_in_channel(interaction: discord.Interaction[Any], text: str) -> None:
+        channel = interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        try:
+            await channel.send(f"{interaction.user.mention} {text}", allowed_mentions=NO_PINGS)
+        except discord.HTTPException as exc:
+            log.warning("could not post the reindex result either: %s", exc)
 
     # ------------------------------------------------------------------ corpus
 
@@ -128,7 +142,8 @@ class AdminCog(commands.Cog, name="Admin"):
         except UploadRejected as exc:
             await send_interaction(interaction, str(exc), ephemeral=True)
             return
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True, ephemeral=True)
         try:
             data = await file.read()
             check_upload(data, limit)

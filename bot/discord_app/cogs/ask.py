@@ -32,7 +32,7 @@ HELP = """\
 • `/ask question`, mention me, or reply to one of my messages.
 • Follow up in the same channel: “and what about luke?”, “who said that?”, “more” (or **More quotes**).
 • Season-finale spoilers are hidden in `||spoiler tags||` unless this channel is set otherwise.
-• `/watched set show season`: finale spoilers of seasons you have seen show without tags *for your questions*.
+• `/watched set show season`: finales of seasons you've seen show untagged in `/ask private:True` and DMs.
 • `/sources`: the articles I quote. **This leaked a spoiler** under an answer tells the moderators.
 Moderators: `/spoilers mode|status|reports|modrole`. Admins: `/corpus add`, `/reindex`."""
 
@@ -51,12 +51,21 @@ class AskCog(commands.Cog, name="Ask"):
     # ------------------------------------------------------------------ questions
 
     @app_commands.command(name="ask", description="Ask about the shows; I answer with quotes from articles")
-    @app_commands.describe(question="e.g. why did Jessica kill Kilgrave?")
+    @app_commands.describe(
+        question="e.g. why did Jessica kill Kilgrave?",
+        private="Only you see the answer (and finales of seasons you've /watched show untagged)",
+    )
     async def ask(
-        self, interaction: discord.Interaction[Any], question: app_commands.Range[str, 1, MAX_QUESTION_CHARS]
+        self,
+        interaction: discord.Interaction[Any],
+        question: app_commands.Range[str, 1, MAX_QUESTION_CHARS],
+        private: bool = False,
     ) -> None:
         await self.bot.answerer.handle(
-            question, Asked.of(interaction), InteractionResponder(interaction), private_notices=True
+            question,
+            Asked.of(interaction, private=private),
+            InteractionResponder(interaction, ephemeral=private),
+            private_notices=True,
         )
 
     @commands.Cog.listener()
@@ -65,7 +74,8 @@ class AskCog(commands.Cog, name="Ask"):
         question = await self.question_in(message)
         if question is None:
             return
-        asked = Asked(message.author.id, message.channel, message.guild.id if message.guild else None)
+        guild_id = message.guild.id if message.guild else None
+        asked = Asked(message.author.id, message.channel, guild_id, private=guild_id is None)
         try:
             await self.bot.answerer.handle(question, asked, MessageResponder(message), private_notices=False)
         except discord.HTTPException as exc:  # e.g. no Send Messages permission in that channel
@@ -156,7 +166,8 @@ class AskCog(commands.Cog, name="Ask"):
         await send_interaction(
             interaction,
             f"Got it: you've seen **{escape_text(name)}** up to season {season}. Finale spoilers of those "
-            "seasons will show without tags in answers to *your* questions.",
+            "seasons will show without tags in answers only you see (`/ask private:True`, DMs); answers "
+            "in channels stay tagged for everyone else's sake.",
             ephemeral=True,
         )
 
@@ -164,6 +175,10 @@ class AskCog(commands.Cog, name="Ask"):
     async def _show_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        return self._choices(current)
+
+    def _choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """Show names for autocomplete (choices show in clear: never put spoiler text in them)."""
         return [
             app_commands.Choice(name=name[:100], value=name[:100]) for name in self.shows.choices(current)
         ]
@@ -192,7 +207,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def _clear_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await self._show_choices(interaction, current)
+        return self._choices(current)
 
     @watched.command(name="list", description="What you told me you have seen")
     async def watched_list(self, interaction: discord.Interaction[Any]) -> None:
