@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import AsyncMock
 
+import aiohttp
 import discord
 import pytest
 from test_discord_support import FakeInteraction, command, invoke, make_bot, make_config
@@ -133,6 +134,7 @@ def _args(tmp_path: Path) -> argparse.Namespace:
     [
         (discord.LoginFailure("Improper token has been passed."), 2, "the Discord token was rejected"),
         (discord.PrivilegedIntentsRequired(None), 2, "Message Content"),
+        (aiohttp.ClientConnectionError("no route to host"), 1, "can't reach Discord"),
     ],
 )
 async def test_run_bot_explains_setup_mistakes_without_printing_the_token(

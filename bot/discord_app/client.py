@@ -62,6 +62,8 @@ class FanBot(commands.Bot):
         config: Config,
         cooldown: Cooldown | None = None,
     ) -> None:
+        # The bot never joins voice: skip the library's "PyNaCl/davey is not installed" start-up warnings.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         owners: dict[str, Any] = {"owner_ids": set(config.owner_ids)} if config.owner_ids else {}
         super().__init__(
             command_prefix=commands.when_mentioned,

@@ -84,5 +84,5 @@ async def handle_app_command_error(
         log.log(level, "command /%s refused for user %s: %s", name, interaction.user.id, error)
     try:
         await send_interaction(interaction, text, ephemeral=True)
-    except discord.HTTPException as exc:  # expired token, Discord down, rate limited: nothing more to do
+    except (discord.HTTPException, discord.RateLimited) as exc:  # expired, Discord down: nothing more to do
         log.warning("could not tell the user about the error in /%s: %s", name, exc)

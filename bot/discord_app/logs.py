@@ -49,7 +49,7 @@ class TokenRedactor(logging.Filter):
 def setup_logging(
     level: str = "INFO", token: str | None = None, stream: TextIO | None = None
 ) -> TokenRedactor:
-    """Log at `level` (discord.http and discord.gateway never below INFO), every handler redacting.
+    """Log at `level` (discord.http, discord.gateway, aiosqlite never below INFO), every handler redacting.
 
     Handlers already on the root logger (the CLI's basicConfig one) get the redactor too, so no line
     reaches the terminal unredacted; a stderr handler is added when there is none.
@@ -66,6 +66,6 @@ def setup_logging(
             handler.removeFilter(old)
         handler.addFilter(redactor)
     root.setLevel(numeric)
-    for chatty in ("discord.http", "discord.gateway"):
+    for chatty in ("discord.http", "discord.gateway", "aiosqlite"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.INFO))
     return redactor

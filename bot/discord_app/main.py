@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
+import sqlite3
 import sys
 from pathlib import Path
 
+import aiohttp
 import discord
 
 from bot.config import Config
@@ -50,16 +54,30 @@ def run_bot(config: Config, args: argparse.Namespace) -> int:
         return 130
 
 
+def _close_on_sigterm(bot: FanBot) -> None:
+    """`docker stop` and systemd send SIGTERM: log out cleanly (start() returns) instead of dying."""
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows / not main thread
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, lambda: asyncio.ensure_future(bot.close())
+        )
+
+
 async def _run(config: Config, args: argparse.Namespace) -> int:
     corpus = Path(getattr(args, "corpus", None) or config.corpus_dir)
     index = Path(getattr(args, "index", None) or config.index_dir)
-    engine = Engine(corpus, index)
-    settings = await SettingsStore.open(config.data_dir / "settings.sqlite3")
+    path = config.data_dir / "settings.sqlite3"
+    try:
+        settings = await SettingsStore.open(path)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        print(f"error: can't open the settings database {path}: {exc}", file=sys.stderr)
+        return 1
     if settings.recovered_from is not None:
         log.warning("The settings file was corrupt; it was moved to %s", settings.recovered_from)
+    engine = Engine(corpus, index)
     try:
         bot = FanBot(engine=engine, settings=settings, memory=ConversationMemory(), config=config)
         async with bot:
+            _close_on_sigterm(bot)
             await bot.start(config.discord_token or "")
         return 0
     except discord.LoginFailure:
@@ -68,6 +86,9 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
     except discord.PrivilegedIntentsRequired:
         print(NO_INTENT, file=sys.stderr)
         return 2
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"error: can't reach Discord ({type(exc).__name__}: {exc}); check the network", file=sys.stderr)
+        return 1
     finally:
         await settings.close()
         engine.embedder.close()

@@ -78,7 +78,7 @@ class AskCog(commands.Cog, name="Ask"):
         asked = Asked(message.author.id, message.channel, guild_id, private=guild_id is None)
         try:
             await self.bot.answerer.handle(question, asked, MessageResponder(message), private_notices=False)
-        except discord.HTTPException as exc:  # e.g. no Send Messages permission in that channel
+        except (discord.HTTPException, discord.RateLimited) as exc:  # e.g. no Send Messages permission
             log.warning("could not answer message %s in channel %s: %s", message.id, message.channel.id, exc)
 
     async def question_in(self, message: discord.Message) -> str | None:
