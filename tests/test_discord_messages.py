@@ -189,3 +189,16 @@ async def test_cooldown_on_mentions_is_said_once_then_silent(dbot: tuple[FanBot,
     assert dpytest.verify().message().nothing()  # no answer, and no second warning to spam the channel
     await dpytest.message(f"{_mention(bot)} {FINALE_QUESTION}", channel=general, member=_member("other"))
     assert "Jessica Jones S1 finale" in dpytest.get_message().content
+
+
+async def test_dm_questions_need_no_mention_and_honour_watched(
+    dbot: tuple[FanBot, Payloads], engine: Engine
+) -> None:
+    bot, _ = dbot
+    fan = _member("fan")
+    await bot.settings.set_watched(fan.id, "Jessica Jones", 1)
+    dm = await fan.create_dm()
+    await dpytest.message(FINALE_QUESTION, channel=dm, member=fan)
+    expected = await engine.ask(FINALE_QUESTION, mode="tag", watched={"jessica-jones": 1})
+    reply = dpytest.get_message()
+    assert reply.content == expected.messages[0] and "||" not in reply.content
