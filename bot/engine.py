@@ -78,7 +78,12 @@ class Engine:
     ) -> None:
         self.corpus_dir = corpus_dir
         self.embedder = embedder or Embedder()
-        self.store = IndexStore(index_dir, model=self.embedder.name, dimension=self.embedder.dimension)
+        self.store = IndexStore(
+            index_dir,
+            model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            variant=self.embedder.variant,
+        )
         self.settings = settings or SearchSettings()
         self._snapshot: Snapshot | None = None
         self.problem: str | None = "the index is not loaded yet"
@@ -118,6 +123,8 @@ class Engine:
             raise ReindexRunning("a reindex is already running; try again when it has finished")
         try:
             previous = self._snapshot.index if self._snapshot else None
+            self.embedder.warm_up()  # loads the model: a failed ONNX export falls back to torch here
+            self.store.variant = self.embedder.variant
             index, report = build_index(
                 self.corpus_dir, self.store, self.embedder, progress=progress, previous=previous
             )
@@ -170,6 +177,8 @@ class Engine:
             return self._unavailable(question)
         texts = self._texts_to_embed(snapshot, query)
         vectors = dict(zip(texts, self.embedder.embed(list(texts.values())), strict=True))
+        if self.embedder.variant != snapshot.index.variant:
+            return self._foreign(question, snapshot)
         return self._answer(snapshot, question, query, vectors, k, mode, watched or {}, exclude)
 
     async def ask(
@@ -191,9 +200,20 @@ class Engine:
             return self._unavailable(question)
         texts = self._texts_to_embed(snapshot, query)
         vectors = dict(zip(texts, await self.embedder.embed_async(list(texts.values())), strict=True))
+        if self.embedder.variant != snapshot.index.variant:
+            return self._foreign(question, snapshot)
         return await asyncio.to_thread(
             self._answer, snapshot, question, query, vectors, k, mode, watched or {}, exclude
         )
+
+    def _foreign(self, question: str, snapshot: Snapshot) -> Answer:
+        """The embedder fell back to a backend whose vectors do not match the index's."""
+        self.problem = (
+            f"the index holds {snapshot.index.variant} vectors but questions are now embedded as "
+            f"{self.embedder.variant} ({self.embedder.backend}); an admin must reindex"
+        )
+        log.error("%s", self.problem)
+        return self._unavailable(question)
 
     def _unavailable(self, question: str) -> Answer:
         return Answer(

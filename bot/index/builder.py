@@ -1,7 +1,10 @@
 """Build a new index version from the corpus folder: read, cut, detect spoilers, embed, publish.
 
 Only passages whose embedding text changed are sent to the model: vectors of the served version
-are reused by content hash, so editing one article re-embeds just that article.
+are reused by content hash, so editing one article re-embeds just that article. The same goes for
+the sentences the spoiler engine embeds: each version keeps their vectors (float16, keyed by a hash
+of the text, in `embed_cache/`), and every vector the spoiler engine sees is rounded to float16,
+so a sentence gets the same flags whether its vector was cached or freshly computed.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.ingest.corpus import load_corpus
+from bot.models import ArticleMeta, Passage
+from bot.search.features import write_features
 from bot.search.retriever import embedding_text
 from bot.shows import load_show_facts
 from bot.spoilers.detect import detect_spoilers
@@ -26,7 +31,8 @@ from bot.spoilers.detect import detect_spoilers
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # texts per model call (sorted by length first, so batches pad little)
+CACHE = "embed_cache"
 
 
 @dataclass(slots=True)
@@ -65,6 +71,79 @@ def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _key16(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
+class SentenceCache:
+    """`embed` for the spoiler engine that reuses the previous version's sentence vectors."""
+
+    def __init__(self, embedder: Embedder, previous: LoadedIndex | None) -> None:
+        self._embedder = embedder
+        self._old: dict[bytes, int] = {}
+        self._old_vectors: np.ndarray | None = None
+        self._new: dict[bytes, np.ndarray] = {}
+        self.embedded = 0
+        folder = previous.path / CACHE if previous is not None else None
+        if folder is not None and (folder / "sentence_keys.npy").is_file():
+            try:
+                keys = np.load(folder / "sentence_keys.npy", allow_pickle=False)
+                vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r", allow_pickle=False)
+                if len(keys) == len(vectors) and vectors.shape[1:] == (embedder.dimension,):
+                    self._old = {bytes(k): row for row, k in enumerate(keys)}
+                    self._old_vectors = vectors
+            except (OSError, ValueError) as exc:
+                log.warning("sentence cache of %s unreadable (%s); embedding again", previous, exc)
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [_key16(t) for t in texts]
+        missing: dict[bytes, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in self._new:
+                row = self._old.get(key)
+                if row is not None and self._old_vectors is not None:
+                    self._new[key] = np.asarray(self._old_vectors[row], dtype=np.float16)
+                else:
+                    missing[key] = text
+        if missing:
+            order = sorted(missing, key=lambda k: len(missing[k]))
+            for start in range(0, len(order), EMBED_BATCH):
+                chunk = order[start : start + EMBED_BATCH]
+                vectors = self._embedder.embed([missing[k] for k in chunk]).astype(np.float16)
+                self._new.update(zip(chunk, vectors, strict=True))
+            self.embedded += len(missing)
+        if not keys:
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
+        return np.stack([self._new[k] for k in keys]).astype(np.float32)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        keys = list(self._new)
+        matrix = np.zeros((len(keys), 16), dtype=np.uint8)
+        if keys:
+            matrix = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
+        vectors = (
+            np.stack([self._new[k] for k in keys])
+            if keys
+            else np.zeros((0, self._embedder.dimension), dtype=np.float16)
+        )
+        np.save(folder / "sentence_keys.npy", matrix, allow_pickle=False)
+        np.save(folder / "sentence_vectors.npy", vectors, allow_pickle=False)
+
+
+def _passage_keys(index: LoadedIndex) -> list[bytes]:
+    """Hashes of the embedding texts of an index's passages (stored, or computed for old indexes)."""
+    path = index.path / CACHE / "passage_keys.npy"
+    if path.is_file():
+        try:
+            keys = np.load(path, allow_pickle=False)
+            if len(keys) == len(index.passages):
+                return [bytes(k) for k in keys]
+        except (OSError, ValueError):
+            pass
+    return [_key16(embedding_text(p)) for p in index.passages]
+
+
 def build_index(
     corpus_dir: Path,
     store: IndexStore,
@@ -95,18 +174,22 @@ def build_index(
                 previous = store.load(verify=False)
             except IndexProblem:
                 previous = None
+        if previous is not None and previous.variant != (store.variant or "fp32"):
+            previous = None  # vectors of another model variant: nothing to reuse
         texts = [embedding_text(p) for p in corpus.passages]
-        cache: dict[str, int] = {}
+        keys = [_key16(t) for t in texts]
+        cache: dict[bytes, int] = {}
         if previous is not None:
-            cache = {_text_key(embedding_text(p)): row for row, p in enumerate(previous.passages)}
+            cache = {key: row for row, key in enumerate(_passage_keys(previous))}
         vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
         todo: list[int] = []
-        for row, text in enumerate(texts):
-            hit = cache.get(_text_key(text))
+        for row, key in enumerate(keys):
+            hit = cache.get(key)
             if hit is not None and previous is not None:
                 vectors[row] = previous.vectors[hit]
             else:
                 todo.append(row)
+        todo.sort(key=lambda r: len(texts[r]))
         report.embedded, report.reused = len(todo), len(texts) - len(todo)
         notify("embedding", 0, len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
@@ -114,8 +197,19 @@ def build_index(
             vectors[rows] = embedder.embed([texts[r] for r in rows])
             notify("embedding", min(start + EMBED_BATCH, len(todo)), len(todo))
         notify("spoilers", 0, 1)
-        passages = detect_spoilers(corpus.articles, corpus.passages, embedder.embed, facts)
+        sentences = SentenceCache(embedder, previous)
+        passages = detect_spoilers(corpus.articles, corpus.passages, sentences, facts)
         notify("publishing", 0, 1)
+
+        def attach(folder: Path, published: Sequence[Passage], articles: Sequence[ArticleMeta]) -> None:
+            write_features(folder, published, articles)
+            sentences.save(folder / CACHE)
+            np.save(
+                folder / CACHE / "passage_keys.npy",
+                np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16),
+                allow_pickle=False,
+            )
+
         old_files: dict[str, str] = dict(previous.manifest.get("files", {})) if previous else {}
         loaded = store.publish(
             passages,
@@ -123,7 +217,12 @@ def build_index(
             vectors,
             fingerprint=corpus.fingerprint,
             # Nicknames travel with the index, so questions are read with the facts it was built from.
-            extra={"files": corpus.files, "nicknames": facts.alias_map()},
+            extra={
+                "files": corpus.files,
+                "nicknames": facts.alias_map(),
+                "embedder": {"backend": embedder.backend, "variant": embedder.variant},
+            },
+            attach=attach,
         )
     report.version = loaded.version
     report.articles = len(corpus.articles)

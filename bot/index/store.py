@@ -11,6 +11,20 @@ A new version is written beside the served one, read back and checked, then publ
 its folder and replacing CURRENT. Readers that still map the old files keep working: old versions
 are removed only after a newer one is published, and Linux keeps an unlinked file alive while it is
 mapped. A crash at any point leaves CURRENT naming a complete, checked version.
+
+Besides the three core files a version holds derived files for serving large corpora in little
+memory (see `bot.index.compact`): `vectors.q8.npy` + `vectors.scale.npy` (one byte per dimension,
+scanned by search; the float32 rows re-score a shortlist) and `passages.offsets.npy` (passages are
+read lazily from the memory-mapped JSON lines), plus whatever the builder attaches (`search/`: the
+BM25 index and per-passage search features). Their checksums are under `derived_checksums`.
+
+Verification: every file is checked against its sha256 when a version is published (read back
+before it is served) and on the first load after any file of it changed (size, mtime or inode
+differ from the `.verified` stamp written after a full check). Later loads of an unchanged version
+hash files up to FULL_HASH_BYTES whole and, for bigger files, a sample (head, tail and evenly spaced
+blocks) against `sampled_checksums`, and check a sample of vector rows: a start stays fast with a
+multi-GB index, at the price that silent in-place bit rot in the middle of a huge file goes unseen
+until `python -m bot index --verify` (always a full check) runs.
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +45,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
+from bot.index.compact import PassageTable, quantize
 from bot.index.errors import IndexCorrupt, IndexMissing, IndexProblem, ReindexRunning
 from bot.models import ArticleMeta, Passage
 
@@ -39,6 +54,12 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 KEEP_VERSIONS = 2
 _FILES = ("vectors.npy", "passages.jsonl", "articles.json")
+_DERIVED = ("vectors.q8.npy", "vectors.scale.npy", "passages.offsets.npy")
+FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole on every load
+_SAMPLE_BLOCK = 64 << 10
+_SAMPLE_BLOCKS = 32
+_STAMP = ".verified"
+Attach = Callable[[Path, Sequence[Passage], Sequence[ArticleMeta]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +69,16 @@ class LoadedIndex:
     version: str
     path: Path
     manifest: dict[str, Any]
-    passages: list[Passage]
+    passages: Sequence[Passage]  # a PassageTable: parsed per row from the memory-mapped file
     articles: dict[str, ArticleMeta]
     vectors: np.ndarray  # (count, dimension) float32, rows of length 1, memory-mapped
+    codes: np.ndarray | None = None  # (count, dimension) uint8, see bot.index.compact.quantize
+    scale: np.ndarray | None = None  # (dimension,) float32
+
+    @property
+    def variant(self) -> str:
+        """The embedding variant the vectors were made with ("fp32" for indexes that predate it)."""
+        return str(self.manifest.get("variant") or "fp32")
 
 
 def file_sha256(path: Path) -> str:
@@ -59,6 +87,36 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def sampled_sha256(path: Path) -> str:
+    """sha256 of the size, head, tail and evenly spaced blocks: a cheap check for a huge file."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    starts = {0, max(0, size - _SAMPLE_BLOCK)}
+    starts.update(size * i // _SAMPLE_BLOCKS for i in range(1, _SAMPLE_BLOCKS))
+    with path.open("rb") as handle:
+        for start in sorted(starts):
+            handle.seek(start)
+            digest.update(handle.read(_SAMPLE_BLOCK))
+    return digest.hexdigest()
+
+
+def _stats(path: Path, names: Sequence[str]) -> dict[str, list[int]]:
+    result = {}
+    for name in ("manifest.json", *names):
+        stat = (path / name).stat()
+        result[name] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev]
+    return result
+
+
+def _version_files(path: Path) -> list[str]:
+    """Every file of a version folder (relative, sorted), minus the manifest and dotfiles."""
+    return sorted(
+        str(f.relative_to(path))
+        for f in path.rglob("*")
+        if f.is_file() and f.name != "manifest.json" and not f.name.startswith(".")
+    )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,10 +138,11 @@ def _write_file(path: Path, data: bytes) -> None:
 class IndexStore:
     """Reads and publishes index versions under one root folder."""
 
-    def __init__(self, root: Path, *, model: str, dimension: int) -> None:
+    def __init__(self, root: Path, *, model: str, dimension: int, variant: str | None = None) -> None:
         self.root = root
         self.model = model
         self.dimension = dimension
+        self.variant = variant  # embedding variant to insist on ("fp32"/"int8"); None accepts any
 
     @property
     def versions_dir(self) -> Path:
@@ -142,7 +201,19 @@ class IndexStore:
             )
         return self._load_path(self.versions_dir / version, verify=verify)
 
+    def verify(self, version: str | None = None) -> LoadedIndex:
+        """Full check of a version: every file against its sha256, every vector, every passage."""
+        version = version or self.current_version()
+        if not version:
+            raise IndexMissing(f"no index in {self.root}: build one with `python -m bot index`")
+        return self._open(self.versions_dir / version, verify=True, full=True)
+
     def _load_path(self, path: Path, *, verify: bool) -> LoadedIndex:
+        """Open one version folder; a version without a matching `.verified` stamp (a new or changed
+        one) is checked in full, others cheaply (see the module docstring)."""
+        return self._open(path, verify=verify, full=False)
+
+    def _open(self, path: Path, *, verify: bool, full: bool) -> LoadedIndex:
         name = path.name
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
@@ -155,48 +226,95 @@ class IndexStore:
                 f"index version {name}: unreadable manifest ({exc}); rebuild the index"
             ) from exc
         self._check_manifest(manifest, name)
-        for file_name in _FILES:
-            file_path = path / file_name
-            if not file_path.is_file():
+        checksums: dict[str, str] = dict(manifest["checksums"])
+        derived = manifest.get("derived_checksums")
+        if isinstance(derived, dict):
+            checksums.update(derived)
+        for file_name in list(_FILES) + [f for f in checksums if f not in _FILES]:
+            if not (path / file_name).is_file():
                 raise IndexCorrupt(f"index version {name} is missing {file_name}; rebuild the index")
-            if verify and file_sha256(file_path) != manifest["checksums"].get(file_name):
-                raise IndexCorrupt(
-                    f"index version {name}: {file_name} does not match its checksum "
-                    "(truncated or damaged); rebuild the index"
-                )
+        if verify and not full:
+            full = not self._stamp_matches(path, list(checksums))
+        if verify:
+            sampled = manifest.get("sampled_checksums") or {}
+            for file_name, digest in checksums.items():
+                file_path = path / file_name
+                if full or file_path.stat().st_size <= FULL_HASH_BYTES or file_name not in sampled:
+                    ok = file_sha256(file_path) == digest
+                else:
+                    ok = sampled_sha256(file_path) == sampled[file_name]
+                if not ok:
+                    raise IndexCorrupt(
+                        f"index version {name}: {file_name} does not match its checksum "
+                        "(truncated or damaged); rebuild the index"
+                    )
+        vectors = self._open_matrix(path / "vectors.npy", name, np.float32, int(manifest["count"]))
+        check_vectors(vectors if full else _sample_rows(vectors), where=f"index version {name}")
+        codes = scale = None
+        if (path / "vectors.q8.npy").is_file() and (path / "vectors.scale.npy").is_file():
+            codes = self._open_matrix(path / "vectors.q8.npy", name, np.uint8, int(manifest["count"]))
+            scale = np.load(path / "vectors.scale.npy", allow_pickle=False)
+            if scale.dtype != np.float32 or scale.shape != (self.dimension,):
+                raise IndexCorrupt(f"index version {name}: vector scale damaged; rebuild the index")
         try:
-            vectors = np.load(path / "vectors.npy", mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise IndexCorrupt(
-                f"index version {name}: vectors unreadable ({exc}); rebuild the index"
-            ) from exc
-        count = int(manifest["count"])
-        if vectors.dtype != np.float32 or vectors.shape != (count, self.dimension):
-            raise IndexCorrupt(
-                f"index version {name}: vectors are {vectors.dtype} {vectors.shape}, "
-                f"expected float32 ({count}, {self.dimension}); rebuild the index"
-            )
-        check_vectors(np.asarray(vectors), where=f"index version {name}")
-        try:
-            passages = [
-                Passage.from_dict(json.loads(line))
-                for line in (path / "passages.jsonl").read_text(encoding="utf-8").splitlines()
-                if line.strip()
-            ]
+            offsets = None
+            if (path / "passages.offsets.npy").is_file():
+                offsets = np.load(path / "passages.offsets.npy", mmap_mode="r", allow_pickle=False)
+            passages = PassageTable.open(path / "passages.jsonl", offsets)
             articles = {
                 a["file"]: ArticleMeta.from_dict(a)
                 for a in json.loads((path / "articles.json").read_text(encoding="utf-8"))
             }
+            count = int(manifest["count"])
+            if len(passages) != count:
+                raise IndexCorrupt(f"index version {name}: {len(passages)} passages for {count} vectors")
+            size = (path / "passages.jsonl").stat().st_size
+            if count and (int(passages.offsets[0]) != 0 or int(passages.offsets[-1]) != size):
+                raise IndexCorrupt(f"index version {name}: passage offsets do not match passages.jsonl")
+            rows = range(count) if full or count <= 4096 else np.linspace(0, count - 1, 64).astype(int)
+            files = {passages[int(row)].file for row in rows}
         except (ValueError, KeyError, TypeError) as exc:
             raise IndexCorrupt(
                 f"index version {name}: passage data unreadable ({exc}); rebuild the index"
             ) from exc
-        if len(passages) != count:
-            raise IndexCorrupt(f"index version {name}: {len(passages)} passages for {count} vectors")
-        missing = {p.file for p in passages} - articles.keys()
+        missing = files - articles.keys()
         if missing:
             raise IndexCorrupt(f"index version {name}: passages from unknown articles {sorted(missing)[:3]}")
-        return LoadedIndex(name, path, manifest, passages, articles, vectors)
+        if verify and full:
+            self._write_stamp(path, list(checksums))
+        return LoadedIndex(name, path, manifest, passages, articles, vectors, codes, scale)
+
+    def _open_matrix(self, file: Path, name: str, dtype: type, count: int) -> np.ndarray:
+        try:
+            matrix = np.load(file, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise IndexCorrupt(
+                f"index version {name}: vectors unreadable ({exc}); rebuild the index"
+            ) from exc
+        if matrix.dtype != dtype or matrix.shape != (count, self.dimension):
+            raise IndexCorrupt(
+                f"index version {name}: vectors are {matrix.dtype} {matrix.shape}, "
+                f"expected {np.dtype(dtype).name} ({count}, {self.dimension}); rebuild the index"
+            )
+        return matrix
+
+    @staticmethod
+    def _stamp_matches(path: Path, names: Sequence[str]) -> bool:
+        try:
+            stamp = json.loads((path / _STAMP).read_text(encoding="utf-8"))
+            return bool(stamp == _stats(path, names))
+        except (OSError, ValueError):
+            return False
+
+    @staticmethod
+    def _write_stamp(path: Path, names: Sequence[str]) -> None:
+        """Record that these exact files passed a full check (best effort: read-only folders skip it)."""
+        try:
+            pending = path / f"{_STAMP}.{uuid.uuid4().hex[:8]}"
+            pending.write_text(json.dumps(_stats(path, names)), encoding="utf-8")
+            os.replace(pending, path / _STAMP)
+        except OSError as exc:
+            log.debug("could not record the verified state of %s: %s", path.name, exc)
 
     def _check_manifest(self, manifest: Any, name: str) -> None:
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -209,6 +327,12 @@ class IndexStore:
             )
         if not isinstance(manifest.get("checksums"), dict) or not isinstance(manifest.get("count"), int):
             raise IndexCorrupt(f"index version {name}: manifest lacks checksums or count; rebuild the index")
+        built = str(manifest.get("variant") or "fp32")
+        if self.variant is not None and built != self.variant:
+            raise IndexCorrupt(
+                f"index version {name} holds {built} vectors of {self.model}, but this bot embeds "
+                f"questions as {self.variant} (another backend); rebuild with `python -m bot index`"
+            )
 
     # ------------------------------------------------------------------ writing
 
@@ -220,11 +344,13 @@ class IndexStore:
         *,
         fingerprint: str,
         extra: dict[str, Any] | None = None,
+        attach: Attach | None = None,
     ) -> LoadedIndex:
         """Write a new version beside the current one, check it, then switch to it atomically.
 
         The caller must hold `reindex_lock()`. Raises IndexProblem (old index untouched) when the
-        data is not publishable, e.g. an empty corpus.
+        data is not publishable, e.g. an empty corpus. `attach(folder, passages, articles)` may write
+        more files into the new version (they are checksummed and published with it).
         """
         if not passages:
             raise IndexProblem("the corpus has no passages; nothing was published and the old index stays")
@@ -244,18 +370,30 @@ class IndexStore:
                 np.save(handle, vectors, allow_pickle=False)
                 handle.flush()
                 os.fsync(handle.fileno())
-            _write_file(
-                building / "passages.jsonl",
-                "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in passages).encode(),
-            )
+            table = PassageTable.from_passages(passages)
+            _write_file(building / "passages.jsonl", table.raw_all())
+            codes, scale = quantize(vectors)
+            for file_name, array in (
+                ("vectors.q8.npy", codes),
+                ("vectors.scale.npy", scale),
+                ("passages.offsets.npy", table.offsets),
+            ):
+                with (building / file_name).open("wb") as handle:
+                    np.save(handle, array, allow_pickle=False)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if attach is not None:
+                attach(building, passages, articles)
             _write_file(
                 building / "articles.json",
                 json.dumps([a.to_dict() for a in articles], ensure_ascii=False).encode(),
             )
+            others = [f for f in _version_files(building) if f not in _FILES]
             manifest = {
                 "format": FORMAT,
                 "version": version,
                 "model": self.model,
+                "variant": self.variant or "fp32",
                 "dimension": self.dimension,
                 "dtype": "float32",
                 "count": len(passages),
@@ -263,11 +401,17 @@ class IndexStore:
                 "corpus_fingerprint": fingerprint,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "checksums": {name: file_sha256(building / name) for name in _FILES},
+                "derived_checksums": {name: file_sha256(building / name) for name in others},
+                "sampled_checksums": {
+                    name: sampled_sha256(building / name)
+                    for name in [*_FILES, *others]
+                    if (building / name).stat().st_size > FULL_HASH_BYTES
+                },
                 **(extra or {}),
             }
             _write_file(building / "manifest.json", json.dumps(manifest, indent=2).encode())
             _fsync_dir(building)
-            self._load_path(building, verify=True)  # read back before anyone is served from it
+            self._load_path(building, verify=True)  # read back (in full: no stamp yet) before serving it
             final = self.versions_dir / version
             os.rename(building, final)
             _fsync_dir(self.versions_dir)
@@ -294,12 +438,22 @@ class IndexStore:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def _sample_rows(vectors: np.ndarray, count: int = 1024) -> np.ndarray:
+    if len(vectors) <= count:
+        return np.asarray(vectors)
+    return np.asarray(vectors[np.linspace(0, len(vectors) - 1, count).astype(np.int64)])
+
+
 def check_vectors(vectors: np.ndarray, *, where: str) -> None:
     """Refuse NaN, infinite or zero vectors: they would rank garbage or divide by zero."""
     if vectors.size == 0:
         return
-    if not np.isfinite(vectors).all():
-        raise IndexCorrupt(f"{where}: vectors contain NaN or infinite values; rebuild the index")
-    norms = np.linalg.norm(vectors, axis=1)
-    if (np.abs(norms - 1.0) > 1e-2).any():
-        raise IndexCorrupt(f"{where}: vectors are not unit length (zero or damaged rows); rebuild the index")
+    for start in range(0, len(vectors), 65536):  # in blocks: a 1M-row memory map is not copied whole
+        block = np.asarray(vectors[start : start + 65536])
+        if not np.isfinite(block).all():
+            raise IndexCorrupt(f"{where}: vectors contain NaN or infinite values; rebuild the index")
+        norms = np.linalg.norm(block, axis=1)
+        if (np.abs(norms - 1.0) > 1e-2).any():
+            raise IndexCorrupt(
+                f"{where}: vectors are not unit length (zero or damaged rows); rebuild the index"
+            )

@@ -68,30 +68,66 @@ DEFINITION_BONUS = 0.08
 
 
 class IntentScorer:
-    """Precomputed answer-kind features of one index's passages."""
+    """Precomputed answer-kind features of one index's passages.
 
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        self._texts = [fold(p.text) for p in passages]
-        self._cue_hits = [np.array([bool(c.passage.search(t)) for t in self._texts]) for c in CUES]
-        self._meta = np.array([_meta_share(p) for p in passages], dtype=np.float32)
+    `cue_hits` (passages x cues, bool) and `meta` (float32) can come precomputed from the index
+    (see bot.search.features); passage texts are read only for the few definition candidates.
+    """
 
-    def adjust(self, question: str, candidates: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        """A function adding this question's bonuses to a score vector (only `candidates` get checked
-        for definitions, which need the question's own name)."""
+    def __init__(
+        self,
+        passages: Sequence[Passage],
+        *,
+        cue_hits: np.ndarray | None = None,
+        meta: np.ndarray | None = None,
+    ) -> None:
+        self._passages = passages
+        if cue_hits is None or meta is None:
+            cue_hits, meta = intent_features(passages)
+        self._cue_hits = [np.asarray(cue_hits[:, n]) for n in range(len(CUES))]
+        self._meta = np.asarray(meta, dtype=np.float32)
+
+    def static_bonus(self, question: str) -> np.ndarray:
+        """Bonuses for every passage that do not depend on candidates: cues and the meta penalty."""
         bonus = -META_PENALTY * self._meta
         for cue, hits in zip(CUES, self._cue_hits, strict=True):
             if cue.question.search(question):
                 bonus = bonus + CUE_BONUS * hits
+        return bonus
+
+    def definition_bonus(self, question: str, candidates: np.ndarray) -> np.ndarray:
+        """DEFINITION_BONUS for each candidate that defines the name a "who is X" question asks about."""
+        bonus = np.zeros(len(candidates), dtype=np.float32)
         match = WHO_IS.match(question)
         if match:
             name = re.escape(fold(match["name"]).strip())
             define = re.compile(
                 rf"\b(known as|called|nicknamed|aka|alias) (the )?{name}\b|\b{name}\b\s*(,|\(| is | was )"
             )
-            for index in candidates:
-                if define.search(self._texts[int(index)]):
-                    bonus[int(index)] += DEFINITION_BONUS
+            for position, index in enumerate(candidates):
+                if define.search(fold(self._passages[int(index)].text)):
+                    bonus[position] = DEFINITION_BONUS
+        return bonus
+
+    def adjust(self, question: str, candidates: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """A function adding this question's bonuses to a score vector (only `candidates` get checked
+        for definitions, which need the question's own name)."""
+        bonus = self.static_bonus(question)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        if candidates.size:
+            bonus[candidates] += self.definition_bonus(question, candidates)
         return lambda scores: scores + bonus
+
+
+def intent_features(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray]:
+    """(cue hits: passages x cues bool, meta share: float32) for every passage."""
+    cue_hits = np.zeros((len(passages), len(CUES)), dtype=bool)
+    meta = np.zeros(len(passages), dtype=np.float32)
+    for row, passage in enumerate(passages):
+        text = fold(passage.text)
+        cue_hits[row] = [bool(c.passage.search(text)) for c in CUES]
+        meta[row] = _meta_share(passage)
+    return cue_hits, meta
 
 
 def _meta_share(passage: Passage) -> float:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -74,6 +76,29 @@ class LexicalIndex:
             corpus.append(words or ["\u2205"])
         if corpus:
             self._model.index(corpus, show_progress=False)
+
+    def save(self, folder: Path) -> None:
+        """Write the BM25 matrices (loaded back memory-mapped by `load`)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self._count:
+            self._model.save(str(folder), show_progress=False)
+        (folder / "lexical.json").write_text(
+            json.dumps({"count": self._count, "vocabulary": sorted(self._vocabulary)}, ensure_ascii=False),
+            encoding="utf-8",
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        meta = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
+        index = cls.__new__(cls)
+        index._count = int(meta["count"])
+        index._vocabulary = set(meta["vocabulary"])
+        index._model = (
+            bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+            if index._count
+            else bm25s.BM25()
+        )
+        return index
 
     def known(self, words: Sequence[str]) -> list[str]:
         return [w for w in words if w in self._vocabulary]

@@ -26,10 +26,18 @@ class SeasonScorer:
     """Per-passage show and seasons, matched against the show and season a question names."""
 
     def __init__(
-        self, passages: Sequence[Passage], articles: dict[str, ArticleMeta], shows: Sequence[str]
+        self,
+        passages: Sequence[Passage],
+        articles: dict[str, ArticleMeta],
+        shows: Sequence[str],
+        *,
+        precomputed: tuple[dict[str, int], np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self._shows = sorted({fold(s) for s in shows if s.strip()}, key=len, reverse=True)
         self._codes: dict[str, int] = {}
+        if precomputed is not None:  # (show codes, show of each passage, season bits of each passage)
+            self._codes, self._shows_of, self._seasons_of = precomputed
+            return
         shows_of = np.zeros(len(passages), dtype=np.int32)  # 0 = unknown show
         seasons_of = np.zeros(len(passages), dtype=np.int64)  # bit n set = about season n
         for row, passage in enumerate(passages):
