@@ -39,6 +39,9 @@ def _parser(config: Config) -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build the index from the corpus folder")
     paths(p, corpus=True)
     p.add_argument("--if-missing", action="store_true", help="only build when no valid index exists")
+    p.add_argument(
+        "--verify", action="store_true", help="check every file of the current index in full, then exit"
+    )
 
     p = sub.add_parser("ask", help="answer questions")
     paths(p, corpus=True)
@@ -80,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 def _quiet_libraries() -> None:
     for name in ("sentence_transformers", "transformers", "httpx", "huggingface_hub", "bm25s"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if "transformers" not in sys.modules:  # importing it takes about a second; the ONNX path never does
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        return
     try:
         from transformers.utils import logging as hf_logging
 
@@ -118,6 +125,14 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     from bot.index.errors import IndexProblem, ReindexRunning
 
     engine = _engine(args)
+    if args.verify:
+        try:
+            index = engine.store.verify()
+        except IndexProblem as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"index {index.version} verified in full: {len(index.passages)} passages", file=sys.stderr)
+        return 0
     if args.if_missing:
         try:
             engine.store.load()

@@ -15,17 +15,20 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.embedder import Embedder
-from bot.index.builder import Progress, ReindexReport, build_index
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.models import Answer, ArticleMeta
 from bot.reply import DECLINE, SpoilerMode, compose
 from bot.search.retriever import Retriever, SearchSettings, wants_quote
 from bot.text import clean_question
+
+if TYPE_CHECKING:  # the builder (ingestion, spoiler engine) is imported only when reindexing
+    from bot.index.builder import Progress, ReindexReport
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,8 @@ class Engine:
 
     def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:
         """Rebuild from the corpus and switch to it; questions keep using the old snapshot meanwhile."""
+        from bot.index.builder import build_index
+
         if not self._reindexing.acquire(blocking=False):
             from bot.index.errors import ReindexRunning
 
