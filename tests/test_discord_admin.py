@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
 from test_discord_support import ADMIN, MODERATOR, Services, command, invoke, open_services
 
-import bot.engine as engine_module
 from bot.discord_app.checks import GUILD_ONLY, NOT_ADMIN
 from bot.discord_app.cogs.admin import ALREADY_RUNNING
 from bot.discord_app.progress import ProgressReporter
@@ -79,14 +77,15 @@ async def test_hot_reindex_serves_answers_throughout_and_refuses_a_second(
     engine, bot = services.engine, services.bot
     (engine.corpus_dir / "001-colter-luke-cage.md").write_text(NEW_ARTICLE, encoding="utf-8")
     entered, release = threading.Event(), threading.Event()
-    real_build = engine_module.build_index
+    real_progress = ProgressReporter.__call__
 
-    def gated_build(*args: Any, **kwargs: Any) -> Any:
+    def gated_progress(self: ProgressReporter, stage: str, done: int, total: int) -> None:
+        """The engine reports progress from its worker, holding the reindex lock: pause the rebuild there."""
         entered.set()
         assert release.wait(30)
-        return real_build(*args, **kwargs)
+        real_progress(self, stage, done, total)
 
-    monkeypatch.setattr(engine_module, "build_index", gated_build)
+    monkeypatch.setattr(ProgressReporter, "__call__", gated_progress)
     old_version = engine.version
     admin = services.interaction(permissions=ADMIN)
     running = asyncio.create_task(invoke(bot, command(bot, "reindex"), admin))
@@ -110,12 +109,8 @@ async def test_hot_reindex_serves_answers_throughout_and_refuses_a_second(
 
 
 async def test_reindex_started_elsewhere_is_refused(services: Services) -> None:
-    lock = FileLock(str(services.engine.store.root / ".reindex.lock"))
-    lock.acquire()  # as `python -m bot index` holds it
-    try:
+    with services.engine.store.reindex_lock():  # what `python -m bot index` holds while it builds
         refused = await _reindex(services)
-    finally:
-        lock.release()
     assert refused.texts[-1] == ALREADY_RUNNING
     assert (await _ask(services)).answers  # still answering from the current index
 
