@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +198,12 @@ def build_index(
             notify("embedding", min(start + EMBED_BATCH, len(todo)), len(todo))
         notify("spoilers", 0, 1)
         sentences = SentenceCache(embedder, previous)
-        passages = detect_spoilers(corpus.articles, corpus.passages, sentences, facts)
+        try:
+            passages = detect_spoilers(corpus.articles, corpus.passages, sentences, facts)
+        except Exception as exc:  # detection must never cost the admin the whole reindex
+            log.exception("spoiler detection failed; every passage will be tagged")
+            report.problems.append(f"spoiler detection failed ({exc}); every passage is tagged until fixed")
+            passages = [replace(p, spoiler=None) for p in corpus.passages]
         notify("publishing", 0, 1)
 
         def attach(folder: Path, published: Sequence[Passage], articles: Sequence[ArticleMeta]) -> None:
