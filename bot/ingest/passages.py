@@ -120,12 +120,23 @@ def _trim_name(name: str) -> str:
 
 
 def _group(sentences: list[str]) -> list[list[str]]:
-    """Split a paragraph's sentences into even groups of at most MAX_SENTENCES / MAX_CHARS."""
+    """Split a paragraph's sentences into even groups of at most MAX_SENTENCES / MAX_CHARS.
+
+    Even groups read better than greedy ones (no lonely last sentence); when an even split still
+    leaves a group too long, one more group is tried, down to one sentence per group.
+    """
     if not sentences:
         return []
     total = sum(len(s) + 1 for s in sentences)
     count = max(math.ceil(len(sentences) / MAX_SENTENCES), math.ceil(total / MAX_CHARS))
-    count = min(count, len(sentences))
+    for tries in range(min(count, len(sentences)), len(sentences) + 1):
+        groups = _even_split(sentences, tries)
+        if all(len(g) == 1 or len(" ".join(g)) <= MAX_CHARS for g in groups):
+            return groups
+    return [[s] for s in sentences]
+
+
+def _even_split(sentences: list[str], count: int) -> list[list[str]]:
     size = len(sentences) / count
     groups: list[list[str]] = []
     for index in range(count):
