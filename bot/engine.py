@@ -120,8 +120,7 @@ class Engine:
 
     def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:
         """Rebuild from the corpus and switch to it; questions keep using the old snapshot meanwhile."""
-        from bot.index.builder import build_index
-
+        build = globals().get("build_index") or __getattr__("build_index")
         if not self._reindexing.acquire(blocking=False):
             from bot.index.errors import ReindexRunning
 
@@ -130,7 +129,7 @@ class Engine:
             previous = self._snapshot.index if self._snapshot else None
             self.embedder.warm_up()  # loads the model: a failed ONNX export falls back to torch here
             self.store.variant = self.embedder.variant
-            index, report = build_index(
+            index, report = build(
                 self.corpus_dir, self.store, self.embedder, progress=progress, previous=previous
             )
             self._swap(index)
@@ -156,7 +155,7 @@ class Engine:
             return Query("", problem=TOO_LONG)
         previous = [clean_question(h) for h in history if clean_question(h)]
         previous = [h for h in previous if not _MORE.match(h) and not _WHO_SAID_THAT.match(h)]
-        if previous and _MORE.match(text):
+        if previous and is_more(text):
             return Query(previous[-1], skip=_count_more(history))
         if previous and _WHO_SAID_THAT.match(text):
             return Query(previous[-1], who_said_that=True)
@@ -257,7 +256,8 @@ class Engine:
             vectors["question"],
             expanded,
             k=k,
-            skip=query.skip,
+            # A caller that lists what it already showed (Discord) needs no positional skip too.
+            skip=0 if exclude else query.skip,
             context_vector=vectors.get("context"),
             context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
             focus_vector=vectors.get("focus"),
@@ -278,12 +278,27 @@ class Engine:
         return answer
 
 
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """`bot.engine.build_index`, imported on first use (it pulls in ingestion and the spoiler engine)."""
+    if name == "build_index":
+        from bot.index.builder import build_index
+
+        globals()["build_index"] = build_index
+        return build_index
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _who_said(hit) -> str:  # type: ignore[no-untyped-def]
     from bot.spoilers.render import escape_text
 
     if hit.passage.speaker:
         return f"That was **{escape_text(hit.passage.speaker)}**:"
     return f"That line is from *{escape_text(hit.article.title)}*; the article doesn't name a speaker:"
+
+
+def is_more(text: str) -> bool:
+    """True for "more", "next", "any more?": a request for the next quotes on the last question."""
+    return bool(_MORE.match(clean_question(text)))
 
 
 def _count_more(history: Sequence[str]) -> int:

@@ -13,18 +13,13 @@ from typing import Literal
 
 from bot.models import Answer, Hit, Passage, SpoilerInfo
 from bot.spoilers.render import escape_text, render_sentences, split_message
+from bot.text import show_key
 
 SpoilerMode = Literal["tag", "off", "hide"]
 MESSAGE_LIMIT = 2000
 MAX_QUOTES_SHOWN = 3
 DECLINE = "I couldn't find anything about that in my articles."
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\\`]+$")
-
-
-def show_key(name: str) -> str:
-    import unicodedata
-
-    return re.sub(r"[^0-9a-z]+", "-", unicodedata.normalize("NFKC", name).casefold()).strip("-")
 
 
 def is_spoiler(passage: Passage) -> bool:
@@ -93,7 +88,8 @@ def compose(
             DECLINE
             if not answer.held_back
             else (
-                "Everything I found about that reveals a season finale, and this channel hides finale spoilers."
+                "Everything I found about that reveals a season finale, "
+                "and this channel hides finale spoilers."
             )
         )
         return [text]

@@ -13,11 +13,9 @@ import asyncio
 import json
 import logging
 import os
-import re
 import sqlite3
 import threading
 import time
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +23,8 @@ from types import TracebackType
 from typing import Final, Literal, TypedDict, cast, get_args
 
 import aiosqlite
+
+from bot.text import show_key as text_show_key
 
 __all__ = [
     "DEFAULT_MODE",
@@ -100,7 +100,6 @@ _ENVIRONMENT_ERRORS: Final = frozenset(
 )
 
 # Whitespace, underscores and any dash (hyphen, en/em dash, minus...) all separate words in a show key.
-_SEPARATORS = re.compile(r"[\s_\-\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d]+")
 
 
 class GuildStatus(TypedDict):
@@ -134,13 +133,7 @@ def show_key(name: str) -> str:
     """Normalise a show name so "Jessica Jones", "jessica-jones" and "ＪＥＳＳＩＣＡ JONES" are one key."""
     if not isinstance(name, str):
         raise ValueError(f"show name must be a string, not {type(name).__name__}")
-    key = name
-    for _ in range(4):  # casefold and NFKC can each undo the other's normal form; settle to a fixed point
-        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", key).casefold())
-        folded = _SEPARATORS.sub("-", folded).strip("-")
-        if folded == key:
-            break
-        key = folded
+    key = text_show_key(name)
     if not key:
         raise ValueError(f"show name {name!r} is empty once normalised")
     return key

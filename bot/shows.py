@@ -17,14 +17,11 @@ from typing import Any
 
 import yaml
 
+from bot.text import show_key
+
 FACT_FILES = ("shows.yaml", "shows.yml")
-_NON_ALNUM = re.compile(r"[\W_]+")
+
 _SEASON_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
-
-
-def show_key(name: str) -> str:
-    """Canonical comparison form: NFKC, casefolded, non-alphanumerics collapsed to "-"."""
-    return _NON_ALNUM.sub("-", unicodedata.normalize("NFKC", name).casefold()).strip("-")
 
 
 def _loose_key(name: str) -> str:

@@ -18,6 +18,19 @@ def clean_question(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def show_key(name: str) -> str:
+    """One key per show however it is typed: "Jessica Jones", "jessica-jones", "ＪＥＳＳＩＣＡ JONES".
+
+    NFKC folds full-width and compatibility letters, casefold folds case (NFKC again because
+    casefolding can produce characters NFKC would change), and anything else becomes "-".
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return _NON_ALNUM.sub("-", folded).strip("-")
+
+
 def fold(text: str) -> str:
     """Casefolded, NFKC, with curly quotes made straight: the form names are compared in."""
     text = unicodedata.normalize("NFKC", INVISIBLE.sub("", text)).casefold()

@@ -22,11 +22,11 @@ from bot.conversation import ConversationMemory, Turn
 from bot.discord_app.channels import is_spoiler_channel, settings_channel_id
 from bot.discord_app.cooldown import Cooldown, Verdict
 from bot.discord_app.respond import Responder
-from bot.engine import Engine
+from bot.engine import Engine, is_more
 from bot.reply import SpoilerMode
-from bot.reply import show_key as reply_show_key
 from bot.settings_store import DEFAULT_MODE, SettingsStore
 from bot.text import clean_question
+from bot.text import show_key as reply_show_key
 
 __all__ = ["Answerer", "Asked", "Reply"]
 
@@ -182,7 +182,7 @@ class Answerer:
 
     def is_more(self, question: str) -> bool:
         """Whether the engine reads `question` as "more" (it does only when there is a history)."""
-        return self.engine.resolve(question, ("previous question",)).skip > 0
+        return is_more(question)
 
     async def mode_for(self, channel: Any, guild_id: int | None) -> SpoilerMode:
         """The channel's spoiler mode; the store itself fails closed to "tag"."""

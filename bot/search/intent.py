@@ -41,7 +41,8 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         _re(
-            r"\bwho\s+(plays|played|portrays|portrayed|stars as|starred as|is cast as)\b|\b(actor|actress|cast)\b"
+            r"\bwho\s+(plays|played|portrays|portrayed|stars as|starred as|is cast as)\b"
+            r"|\b(actor|actress|cast)\b"
         ),
         _re(r"\b(played by|plays|portrayed by|portrays|stars as|starring|cast as|\(\w+ \w+\))"),
     ),
