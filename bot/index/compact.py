@@ -3,14 +3,16 @@
 - Vectors: one byte per dimension ("offset binary": int8 code + 128, as uint8) with a float32
   scale per dimension, 384 bytes a passage instead of 1,536. Search scans these codes and re-scores
   a shortlist with the exact float32 rows, so rankings match a float32 scan.
-- Passages: `passages.jsonl` is memory-mapped and read one line at a time through an offsets
-  array (8 bytes a passage), so a million passages are not a million Python objects.
+- Passages: `passages.jsonl` stays on disk and is read one line at a time (`pread`) through an
+  offsets array (8 bytes a passage), so a million passages are not a million Python objects, and
+  lines once read stay in the page cache rather than in the process.
 """
 
 from __future__ import annotations
 
 import json
-import mmap
+import os
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import overload
@@ -42,7 +44,7 @@ def dequantize(codes: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (codes.astype(np.float32) - ZERO) * scale
 
 
-def line_offsets(data: bytes | mmap.mmap | memoryview) -> np.ndarray:
+def line_offsets(data: bytes | memoryview) -> np.ndarray:
     """Start of every line plus the end of the data: (count + 1,) int64."""
     raw = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10) + 1
@@ -52,24 +54,30 @@ def line_offsets(data: bytes | mmap.mmap | memoryview) -> np.ndarray:
 
 
 class PassageTable(Sequence[Passage]):
-    """The passages of one index version, parsed on access from a memory-mapped JSON-lines file.
+    """The passages of one index version, parsed on access from a JSON-lines file.
 
     Behaves as a read-only list of `Passage` (equality with a list included). Iterating parses every
-    line, so code on the answer path should index single rows.
+    line, so code on the answer path should index single rows. The open file descriptor keeps the
+    file readable after a newer version replaced (and pruned) it.
     """
 
-    def __init__(self, data: bytes | mmap.mmap, offsets: np.ndarray) -> None:
-        self._data = data
+    def __init__(self, data: bytes | int, offsets: np.ndarray) -> None:
+        self._data = data  # the bytes themselves, or a file descriptor to pread from
         self._offsets = offsets
 
     @classmethod
     def open(cls, path: Path, offsets: np.ndarray | None = None) -> PassageTable:
-        with path.open("rb") as handle:
-            size = path.stat().st_size
-            data: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        fd = os.open(path, os.O_RDONLY)
         if offsets is None:
-            offsets = line_offsets(data)
-        return cls(data, offsets)
+            offsets = line_offsets(path.read_bytes())
+        table = cls(fd, offsets)
+        weakref.finalize(table, os.close, fd)
+        return table
+
+    def _read(self, start: int, end: int) -> bytes:
+        if isinstance(self._data, int):
+            return os.pread(self._data, end - start, start)
+        return self._data[start:end]
 
     @classmethod
     def from_passages(cls, passages: Sequence[Passage]) -> PassageTable:
@@ -80,10 +88,10 @@ class PassageTable(Sequence[Passage]):
         return max(0, len(self._offsets) - 1)
 
     def raw_all(self) -> bytes:
-        return bytes(self._data[: int(self._offsets[-1])]) if len(self._offsets) else b""
+        return self._read(0, int(self._offsets[-1])) if len(self._offsets) else b""
 
     def raw(self, row: int) -> bytes:
-        return self._data[int(self._offsets[row]) : int(self._offsets[row + 1])]
+        return self._read(int(self._offsets[row]), int(self._offsets[row + 1]))
 
     @overload
     def __getitem__(self, index: int) -> Passage: ...

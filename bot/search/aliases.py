@@ -105,7 +105,8 @@ class AliasResolver:
         """
         text = expanded
         for show in self._shows:
-            text = re.sub(rf"(?<![a-z0-9]){re.escape(show)}(?![a-z0-9])", " ", text)
+            if show in text:  # cheap test first: big corpora name thousands of shows
+                text = re.sub(rf"(?<![a-z0-9]){re.escape(show)}(?![a-z0-9])", " ", text)
         text = re.sub(r"\(\s*\)", " ", text)
         text = re.sub(r"\s+", " ", text).strip()
         return text if text != expanded and len(text.split()) >= 2 else None

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -37,6 +39,19 @@ class DenseScorer:
         compact = codes is not None and scale is not None and self.count >= EXACT_BELOW
         self.codes = codes if compact else None
         self.scale = np.asarray(scale, dtype=np.float32) if compact and scale is not None else None
+        # Exact rows of a big index are read with pread, not through the memory map: over many
+        # questions the map would pull the whole float32 file (1.5 KB a passage) into the process.
+        self._fd: int | None = None
+        filename = getattr(vectors, "filename", None)
+        offset = getattr(vectors, "offset", None)
+        if self.codes is not None and filename and isinstance(offset, int) and vectors.flags.c_contiguous:
+            try:
+                self._fd = os.open(filename, os.O_RDONLY)
+                weakref.finalize(self, os.close, self._fd)
+                self._offset = offset
+                self._row_bytes = vectors.shape[1] * vectors.dtype.itemsize
+            except OSError:
+                self._fd = None
 
     @property
     def approximate(self) -> bool:
@@ -90,10 +105,16 @@ class DenseScorer:
             return np.zeros(0, dtype=np.float32)
         order = np.argsort(rows, kind="stable")
         result = np.empty(rows.size, dtype=np.float32)
-        result[order] = np.asarray(self.vectors[rows[order]], dtype=np.float32) @ np.asarray(
-            query, dtype=np.float32
-        )
+        result[order] = self.rows(rows[order]) @ np.asarray(query, dtype=np.float32)
         return result
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """Float32 rows (pass them sorted for sequential reads)."""
+        if self._fd is None:
+            return np.asarray(self.vectors[rows], dtype=np.float32)
+        size, start = self._row_bytes, self._offset
+        data = b"".join(os.pread(self._fd, size, start + int(r) * size) for r in rows)
+        return np.frombuffer(data, dtype=np.float32).reshape(len(rows), -1)
 
     @classmethod
     def _ort_session(cls):  # type: ignore[no-untyped-def]

@@ -37,7 +37,7 @@ __all__ = [
     "top_indices",
 ]
 
-SHORTLIST = 1024  # passages re-scored exactly per question (of a big index)
+SHORTLIST = 256  # passages re-scored exactly per question (of a big index)
 CANDIDATES = 50  # passages checked for definitions ("who is X")
 
 
@@ -238,7 +238,7 @@ class Retriever:
             context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
-            shortlist=max(SHORTLIST, 2 * wanted),
+            shortlist=max(SHORTLIST, wanted + 56),
         )
         if not self.is_on_topic(np.array([best], dtype=np.float32), query_text):
             return []
@@ -267,5 +267,5 @@ class Retriever:
     def _duplicate(self, candidate: int, chosen: list[int]) -> bool:
         if not chosen:
             return False
-        sims = self._vectors[chosen] @ self._vectors[candidate]
+        sims = self._dense.rows(np.asarray(chosen)) @ self._dense.rows(np.asarray([candidate]))[0]
         return bool((sims >= self.settings.duplicate_cosine).any())

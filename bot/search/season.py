@@ -55,8 +55,12 @@ class SeasonScorer:
 
     def question_scope(self, question: str) -> tuple[set[str], set[int]]:
         text = fold(question)
+        # Substring test first: a big corpus names thousands of shows, and a regex per show per
+        # question (beyond re's cache of 512) would cost more than the whole search.
         named = {
-            show_key(s) for s in self._shows if re.search(rf"(?<![a-z0-9]){re.escape(s)}(?![a-z0-9])", text)
+            show_key(s)
+            for s in self._shows
+            if s in text and re.search(rf"(?<![a-z0-9]){re.escape(s)}(?![a-z0-9])", text)
         }
         return named, {n for n in season_numbers(question) if n > 0}
 
