@@ -91,6 +91,7 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self.problem: str | None = "the index is not loaded yet"
         self._reindexing = threading.Lock()
+        self._ingest_cache: dict = {}  # articles read by the last reindex, by path and content hash
 
     # ------------------------------------------------------------------ index lifecycle
 
@@ -130,7 +131,12 @@ class Engine:
             self.embedder.warm_up()  # loads the model: a failed ONNX export falls back to torch here
             self.store.variant = self.embedder.variant
             index, report = build(
-                self.corpus_dir, self.store, self.embedder, progress=progress, previous=previous
+                self.corpus_dir,
+                self.store,
+                self.embedder,
+                progress=progress,
+                previous=previous,
+                ingest_cache=self._ingest_cache,
             )
             self._swap(index)
             return report

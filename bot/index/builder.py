@@ -21,7 +21,7 @@ import numpy as np
 from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
-from bot.ingest.corpus import load_corpus
+from bot.ingest.corpus import IngestCache, load_corpus
 from bot.models import ArticleMeta, Passage
 from bot.search.features import write_features
 from bot.search.retriever import embedding_text
@@ -151,6 +151,7 @@ def build_index(
     *,
     progress: Progress | None = None,
     previous: LoadedIndex | None = None,
+    ingest_cache: IngestCache | None = None,
 ) -> tuple[LoadedIndex, ReindexReport]:
     """Rebuild from `corpus_dir` and publish. Raises ReindexRunning or IndexProblem; the served
     version is untouched unless this returns."""
@@ -159,7 +160,7 @@ def build_index(
     notify = progress or (lambda stage, done, total: None)
     with store.reindex_lock():
         notify("reading", 0, 1)
-        corpus = load_corpus(corpus_dir)
+        corpus = load_corpus(corpus_dir, ingest_cache)
         report.problems = list(corpus.problems)
         facts, fact_problems = load_show_facts(corpus_dir)
         report.problems += fact_problems

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,11 +43,19 @@ def article_files(root: Path) -> list[Path]:
     return [p for p in _visible_files(root) if p.suffix.lower() in SUPPORTED_SUFFIXES]
 
 
-def load_corpus(root: Path) -> Corpus:
-    """Read every article under `root`. Raises FileNotFoundError only when the folder is missing."""
+# (relative path, sha256 of the bytes) -> the article and its passages, as read last time
+IngestCache = MutableMapping[tuple[str, str], tuple[Article, list[Passage]]]
+
+
+def load_corpus(root: Path, cache: IngestCache | None = None) -> Corpus:
+    """Read every article under `root`. Raises FileNotFoundError only when the folder is missing.
+
+    With `cache`, a file whose path and bytes are unchanged since the last call is not parsed
+    again; afterwards the cache holds exactly the files of this corpus."""
     if not root.is_dir():
         raise FileNotFoundError(f"corpus folder {root} does not exist")
     corpus = Corpus()
+    kept: dict[tuple[str, str], tuple[Article, list[Passage]]] = {}
     digest = hashlib.sha256()
     for path in _visible_files(root):
         rel = path.relative_to(root).as_posix()
@@ -64,9 +73,13 @@ def load_corpus(root: Path) -> Corpus:
             continue
         file_hash = hashlib.sha256(data).hexdigest()
         digest.update(rel.encode() + b"\0" + file_hash.encode() + b"\0")
+        cached = cache.get((rel, file_hash)) if cache is not None else None
         try:
-            article = read_article(path, root)
-            passages = article_passages(article)
+            if cached is not None:
+                article, passages = cached
+            else:
+                article = read_article(path, root)
+                passages = article_passages(article)
         except IngestError as exc:
             corpus.problems.append(str(exc))
             continue
@@ -80,5 +93,10 @@ def load_corpus(root: Path) -> Corpus:
         corpus.files[rel] = file_hash
         corpus.articles.append(article)
         corpus.passages.extend(passages)
+        if cache is not None:
+            kept[(rel, file_hash)] = (article, passages)
     corpus.fingerprint = digest.hexdigest()
+    if cache is not None:
+        cache.clear()
+        cache.update(kept)
     return corpus
