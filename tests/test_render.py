@@ -24,7 +24,7 @@ from bot.spoilers.render import (
     split_message,
 )
 
-ESCAPABLE = frozenset("\\*_~`|>#-[]()<@:")
+ESCAPABLE = frozenset("\\*_~`|>#-[]()<@:.")  # "." only after a sentence-initial number
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
 MENTION = re.compile(r"<[@#]!?&?\d")
 

@@ -4,7 +4,8 @@ Everything here is a pure function of its arguments so the exact bytes the bot p
 tested without Discord.
 
 Escaping model (what other code and the tests rely on): the output contains a backslash only as
-an escape, i.e. directly before one of ``\\ * _ ~ ` | > # - [ ] ( ) < @ :``. Removing one
+an escape, i.e. directly before one of ``\\ * _ ~ ` | > # - [ ] ( ) < @ :``, or before the
+``.`` of a number that starts a sentence (``1\\. ``). Removing one
 backslash before each such character, and removing the unescaped ``||`` tag bars, gives back the
 cleaned source text (see `clean_text`).
 
@@ -64,6 +65,8 @@ _SENTENCE_END = frozenset(".!?…")
 _CLOSERS = frozenset("\"'”’»)]")
 _QUOTE_MARK = re.compile(r" *(?:>>>|>) ")  # a block-quote line's marker
 _TRIPLE_QUOTE = re.compile(r"(?m)^ *>>> ")
+_LEADING_NUMBER = re.compile(r"\s*[0-9]+")  # before a "." and a space: an ordered-list marker
+_LIST_NUMBER = re.compile(r"[0-9]+\.(?:\s|$)")
 
 
 def clean_text(text: str) -> str:
@@ -82,7 +85,10 @@ def escape_text(text: str) -> str:
     URLs, so quoted text can never open or close a spoiler) and every ``@`` (so ``@everyone``,
     ``@here`` and ``<@123>`` cannot ping). ``<`` is escaped before a letter, ``:`` or ``/``
     (custom emoji, timestamps, slash-command links, ``<https://…>``) and ``:`` before ``//`` (so a
-    URL is not auto-linked and its escapes render). Still send messages with
+    URL is not auto-linked and its escapes render). The ``.`` of a number that starts the text
+    (``1. ``) is escaped: a quote, or a message piece cut before a sentence, starting with one would
+    render as a numbered list (`split_message` never cuts right before one mid-sentence). Still
+    send messages with
     ``AllowedMentions.none()``: escaping is the second line of defence, not the first.
     """
     text = clean_text(text)
@@ -95,6 +101,8 @@ def escape_text(text: str) -> str:
             out.append("\\<")
         elif ch == ":" and text.startswith("//", i + 1):
             out.append("\\:")
+        elif ch == "." and not after.strip() and _LEADING_NUMBER.fullmatch(text, 0, i):
+            out.append("\\.")
         else:
             out.append(ch)
     return "".join(out)
@@ -298,10 +306,13 @@ def _choose_cut(lay: _Layout, p: int, budget: int) -> tuple[int, int]:
 
 def _clean_cut(lay: _Layout, k: int, nxt: int) -> bool:
     """A cut that leaves text on both sides of a spoiler it splits (``||||`` would render
-    literally and shift how Discord pairs later bars) and does not split a ``> `` marker."""
+    literally and shift how Discord pairs later bars), does not split a ``> `` marker and does not
+    start the next piece with a number and a full stop (it would render as a numbered list)."""
     kinds = lay.kinds
     if lay.inside[k] and (kinds[k - 1] == _TAG or (nxt < len(kinds) and kinds[nxt] == _TAG)):
         return False
+    if nxt < len(kinds) and _LIST_NUMBER.match(lay.text, lay.starts[nxt]):
+        return False  # the next piece would start with "12. ": a numbered list
     pos = lay.starts[k]
     return "\n" in lay.text[pos : lay.starts[nxt]] or pos >= lay.mark_end[k]
 
