@@ -25,9 +25,10 @@ def show_key(name: str) -> str:
     """One key per show however it is typed: "Jessica Jones", "jessica-jones", "ＪＥＳＳＩＣＡ JONES".
 
     NFKC folds full-width and compatibility letters, casefold folds case (NFKC again because
-    casefolding can produce characters NFKC would change), and anything else becomes "-".
+    casefolding can produce characters NFKC would change), invisible characters are dropped (a
+    zero-width space inside a word must not split it), and anything else becomes "-".
     """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", INVISIBLE.sub("", name)).casefold())
     return _NON_ALNUM.sub("-", folded).strip("-")
 
 

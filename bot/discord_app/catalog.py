@@ -14,6 +14,7 @@ from bot.engine import Engine
 from bot.models import ArticleMeta
 from bot.settings_store import show_key
 from bot.spoilers.render import escape_text
+from bot.text import fold
 
 __all__ = ["ShowCatalog", "paginate", "source_line"]
 
@@ -82,8 +83,8 @@ class ShowCatalog:
 
     def choices(self, current: str, limit: int = 25) -> list[str]:
         """Autocomplete: shows whose name contains what the fan typed so far (Discord allows 25)."""
-        typed = current.casefold().strip()
-        return [name for name in self.shows() if typed in name.casefold()][:limit]
+        typed = fold(current).strip()  # full-width, case and invisible characters folded
+        return [name for name in self.shows() if typed in fold(name)][:limit]
 
 
 def source_line(article: ArticleMeta) -> str:
