@@ -75,7 +75,8 @@ def compose(
     watched: Mapping[str, int] | None = None,
     max_quotes: int = MAX_QUOTES_SHOWN,
 ) -> list[str]:
-    """The message(s) for an answer; fills `answer.held_back` in `hide` mode."""
+    """The message(s) for an answer; fills `answer.held_back` in `hide` mode and `answer.unshown`
+    with the hits left out for lack of room (beyond `max_quotes`, or past the first message)."""
     watched = watched or {}
     shown: list[Hit] = []
     for hit in hits:
@@ -101,6 +102,7 @@ def compose(
             break
         blocks.append(block)
         used += len(block) + 2
+    answer.unshown = [hit.passage.id for hit in shown[len(blocks) :]]
     if answer.held_back:
         blocks.append(
             f"-# {answer.held_back} more result(s) held back: they reveal a season finale "

@@ -23,6 +23,7 @@ from bot.discord_app.channels import is_spoiler_channel, settings_channel_id
 from bot.discord_app.cooldown import Cooldown, Verdict
 from bot.discord_app.respond import Responder
 from bot.engine import Engine, is_more
+from bot.models import Answer
 from bot.reply import SpoilerMode
 from bot.settings_store import DEFAULT_MODE, SettingsStore
 from bot.text import clean_question
@@ -89,6 +90,13 @@ class Reply:
 ViewFactory = Callable[[Reply], discord.ui.View | None]
 
 
+def _shown_ids(answer: Answer) -> list[str]:
+    """Ids of the quotes the fan was shown (or that `hide` held back): what "more" skips next time
+    and what the leak button reports. Quotes left out for lack of room stay for "more"."""
+    unshown = set(answer.unshown)
+    return [hit.passage.id for hit in answer.hits if hit.passage.id not in unshown]
+
+
 class Answerer:
     """Turns a question into posted messages; shared by every cog and button (services injected)."""
 
@@ -144,7 +152,7 @@ class Answerer:
         if self.is_more(question):
             return await self._more(asked, turns, mode, watched)
         answer = await self.engine.ask(question, history=history, mode=mode, watched=watched)
-        ids = [hit.passage.id for hit in answer.hits]
+        ids = _shown_ids(answer)
         if asked.remember and not self.engine.resolve(question, history).who_said_that:
             self.memory.remember(asked.key, question, ids, shown=len(ids))
         return Reply(list(answer.messages), ids, owner)
@@ -171,7 +179,7 @@ class Answerer:
         answer = await self.engine.ask(
             last.question, history=earlier, mode=mode, watched=watched, exclude=shown
         )
-        ids = [hit.passage.id for hit in answer.hits]
+        ids = _shown_ids(answer)
         if not ids:
             return Reply([ALL_SHOWN], [], owner)
         if asked.remember:
