@@ -224,7 +224,7 @@ def test_failed_onnx_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pyt
 
 
 def test_engine_refuses_to_search_an_index_of_another_variant(engine: Engine) -> None:
-    assert engine.ask_sync("who plays jessica jones?").answered
+    assert "reindex" not in engine.ask_sync("who plays jessica jones?").messages[0]
     manifest = dict(engine.snapshot.index.manifest, variant="other")  # type: ignore[union-attr]
     snapshot = engine.snapshot
     assert snapshot is not None
@@ -266,3 +266,32 @@ def test_changing_one_article_reembeds_only_its_sentences(engine: Engine, tmp_pa
     assert 0 < second.embedded <= 3 and second.reused >= first.passages - 1
     cache = json.loads((engine.snapshot.index.path / "manifest.json").read_text())  # type: ignore[union-attr]
     assert cache["embedder"]["variant"] == engine.embedder.variant
+
+
+def test_reindex_runs_the_spoiler_detector_only_on_changed_articles(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.index.builder as builder
+
+    corpus = engine.corpus_dir
+    article = sorted(p for p in corpus.iterdir() if p.suffix in (".txt", ".md", ".html"))[0]
+    shutil.copyfile(article, corpus / "zz-second.txt")
+    engine.reindex_sync()
+    flags = {p.id: p.spoiler for p in engine.snapshot.index.passages}  # type: ignore[union-attr]
+    seen: list[set[str]] = []
+    real = builder.detect_spoilers
+
+    def spying(articles, passages, embed, facts=None):  # type: ignore[no-untyped-def]
+        seen.append({p.file for p in passages})
+        return real(articles, passages, embed, facts)
+
+    monkeypatch.setattr(builder, "detect_spoilers", spying)
+    engine.reindex_sync()
+    assert seen == []  # nothing changed: every flag reused
+    assert {p.id: p.spoiler for p in engine.snapshot.index.passages} == flags  # type: ignore[union-attr]
+    with (corpus / "zz-second.txt").open("a", encoding="utf-8") as handle:
+        handle.write("\n\nIn the finale, Jessica finally kills Kilgrave.\n")
+    engine.reindex_sync()
+    assert seen == [{"zz-second.txt"}]
+    kept = {p.id: p.spoiler for p in engine.snapshot.index.passages if p.file != "zz-second.txt"}  # type: ignore[union-attr]
+    assert kept == {i: f for i, f in flags.items() if not i.startswith("zz-second.txt")}

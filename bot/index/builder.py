@@ -21,11 +21,11 @@ import numpy as np
 from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
-from bot.ingest.corpus import IngestCache, load_corpus
+from bot.ingest.corpus import Corpus, IngestCache, load_corpus
 from bot.models import ArticleMeta, Passage
 from bot.search.features import write_features
 from bot.search.retriever import embedding_text
-from bot.shows import load_show_facts
+from bot.shows import ShowFacts, load_show_facts
 from bot.spoilers.detect import detect_spoilers
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,61 @@ class SentenceCache:
         np.save(folder / "sentence_vectors.npy", vectors, allow_pickle=False)
 
 
+def _spoiler_fingerprint(facts: object, variant: str) -> str:
+    """What spoiler flags depend on besides an article's own text: the detector's code and weights,
+    the admin's show facts and the embedding variant."""
+    digest = hashlib.sha256(f"{variant}\0{facts!r}\0".encode())
+    import bot.spoilers
+
+    folder = Path(bot.spoilers.__file__).parent
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc"):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _detect_changed(
+    corpus: Corpus, previous: LoadedIndex | None, embed: SentenceCache, facts: ShowFacts, variant: str
+) -> list[Passage]:
+    """Spoiler flags for the corpus, running the detector only on articles that changed.
+
+    Detection is per article, so an article whose bytes are unchanged (and cut into the same
+    passages) keeps its flags from the previous version, as long as the detector, the show facts
+    and the embedding variant are the same (`spoiler_fingerprint`) and it had flags at all.
+    """
+    reuse: dict[str, list[Passage]] = {}
+    if previous is not None and previous.manifest.get("spoiler_fingerprint") == _spoiler_fingerprint(
+        facts, variant
+    ):
+        old_files = previous.manifest.get("files") or {}
+        same = {f for f, digest in corpus.files.items() if old_files.get(f) == digest}
+        if same:
+            for passage in previous.passages:
+                if passage.file in same:
+                    reuse.setdefault(passage.file, []).append(passage)
+    rows_of: dict[str, list[int]] = {}
+    for row, passage in enumerate(corpus.passages):
+        rows_of.setdefault(passage.file, []).append(row)
+    result = list(corpus.passages)
+    todo: list[int] = []
+    for file, rows in rows_of.items():
+        old = reuse.get(file, [])
+        if len(old) == len(rows) and all(
+            o.spoiler is not None and replace(o, spoiler=None) == corpus.passages[r]
+            for o, r in zip(old, rows, strict=True)
+        ):
+            for o, r in zip(old, rows, strict=True):
+                result[r] = replace(corpus.passages[r], spoiler=o.spoiler)
+        else:
+            todo.extend(rows)
+    if todo:
+        files = {corpus.passages[r].file for r in todo}
+        articles = [a for a in corpus.articles if a.meta.file in files]
+        detected = detect_spoilers(articles, [corpus.passages[r] for r in todo], embed, facts)
+        for row, passage in zip(todo, detected, strict=True):
+            result[row] = passage
+    return result
+
+
 def _passage_keys(index: LoadedIndex) -> list[bytes]:
     """Hashes of the embedding texts of an index's passages (stored, or computed for old indexes)."""
     path = index.path / CACHE / "passage_keys.npy"
@@ -200,7 +255,7 @@ def build_index(
         notify("spoilers", 0, 1)
         sentences = SentenceCache(embedder, previous)
         try:
-            passages = detect_spoilers(corpus.articles, corpus.passages, sentences, facts)
+            passages = _detect_changed(corpus, previous, sentences, facts, embedder.variant)
         except Exception as exc:  # detection must never cost the admin the whole reindex
             log.exception("spoiler detection failed; every passage will be tagged")
             report.problems.append(f"spoiler detection failed ({exc}); every passage is tagged until fixed")
@@ -224,6 +279,7 @@ def build_index(
             fingerprint=corpus.fingerprint,
             # Nicknames travel with the index, so questions are read with the facts it was built from.
             extra={
+                "spoiler_fingerprint": _spoiler_fingerprint(facts, embedder.variant),
                 "files": corpus.files,
                 "nicknames": facts.alias_map(),
                 "embedder": {"backend": embedder.backend, "variant": embedder.variant},
