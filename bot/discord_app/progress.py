@@ -86,5 +86,5 @@ class ProgressReporter:
             try:
                 await self._edit(describe(*self._latest))
                 self.edits += 1
-            except discord.HTTPException as exc:  # a missed progress edit is harmless
+            except (discord.HTTPException, discord.RateLimited) as exc:  # a missed progress edit is harmless
                 log.debug("progress edit failed: %s", exc)

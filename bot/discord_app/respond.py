@@ -84,7 +84,7 @@ class MessageResponder:
     async def thinking(self) -> None:
         try:
             await self.message.channel.typing()
-        except discord.HTTPException as exc:  # typing is a nicety; never fail an answer over it
+        except (discord.HTTPException, discord.RateLimited) as exc:  # a nicety: never fail an answer over it
             log.debug("could not show typing in %s: %s", self.message.channel.id, exc)
 
     async def send(self, messages: Sequence[str], view: discord.ui.View | None) -> None:

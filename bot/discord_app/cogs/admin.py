@@ -112,7 +112,7 @@ class AdminCog(commands.Cog, name="Admin"):
             await reporter.stop()
         try:
             await edit(content=text)
-        except discord.HTTPException as exc:  # the interaction token expires after 15 minutes
+        except (discord.HTTPException, discord.RateLimited) as exc:  # expired token (15 min), rate limit
             log.warning("could not edit the reindex message (%s); posting the result in the channel", exc)
             await self._post_in_channel(interaction, text)
 
@@ -123,7 +123,7 @@ class AdminCog(commands.Cog, name="Admin"):
             return
         try:
             await channel.send(f"{interaction.user.mention} {text}", allowed_mentions=NO_PINGS)
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, discord.RateLimited) as exc:
             log.warning("could not post the reindex result either: %s", exc)
 
     # ------------------------------------------------------------------ corpus

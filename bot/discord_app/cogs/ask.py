@@ -105,7 +105,7 @@ class AskCog(commands.Cog, name="Ask"):
         if target is None and reference.channel_id == message.channel.id:
             try:
                 target = await message.channel.fetch_message(reference.message_id)
-            except discord.HTTPException:
+            except (discord.HTTPException, discord.RateLimited):
                 return False
         return isinstance(target, discord.Message) and target.author.id == my_id
 
