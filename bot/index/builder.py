@@ -263,7 +263,7 @@ def build_index(
         notify("publishing", 0, 1)
 
         def attach(folder: Path, published: Sequence[Passage], articles: Sequence[ArticleMeta]) -> None:
-            write_features(folder, published, articles)
+            write_features(folder, published, articles, sentences)
             sentences.save(folder / CACHE)
             np.save(
                 folder / CACHE / "passage_keys.npy",

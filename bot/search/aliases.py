@@ -111,6 +111,14 @@ class AliasResolver:
         text = re.sub(r"\s+", " ", text).strip()
         return text if text != expanded and len(text.split()) >= 2 else None
 
+    def alias_words(self, question: str) -> str:
+        """The words of `question` that are nicknames or abbreviations this resolver knows ("jj",
+        "purple man"): words the corpus may never write, yet the question is about it."""
+        text = fold(question)
+        found = [p for p in self._phrases if re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text)]
+        found += [w for w in (x.strip("?!.,;:()\"'") for x in text.split()) if self.resolve_word(w)]
+        return " ".join(found)
+
     def expand(self, question: str) -> str:
         """The question with each alias followed by the name it stands for."""
         text = fold(question)

@@ -26,6 +26,7 @@ from bot.search.aliases import candidate_names, show_names
 from bot.search.intent import intent_features
 from bot.search.lexical import LexicalIndex, tokens
 from bot.search.season import SeasonScorer
+from bot.search.sentences import Embed, SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _SOURCES = (
     "search/intent.py",
     "search/season.py",
     "search/aliases.py",
+    "search/sentences.py",
     "search/retriever.py",
     "spoilers/scope.py",
     "shows.py",
@@ -165,6 +167,14 @@ class SearchFeatures:
         )
 
 
-def write_features(folder: Path, passages: Sequence[Passage], articles: Sequence[ArticleMeta]) -> None:
-    """`IndexStore.publish` attachment: compute and save the features into the new version."""
+def write_features(
+    folder: Path,
+    passages: Sequence[Passage],
+    articles: Sequence[ArticleMeta],
+    embed: Embed | None = None,
+) -> None:
+    """`IndexStore.publish` attachment: compute and save the features into the new version, and,
+    given `embed` (the builder's cached sentence embedder), the sentence vectors."""
     SearchFeatures.compute(passages, {a.file: a for a in articles}).save(folder / FOLDER)
+    if embed is not None:
+        SentenceVectors.build(passages, embed).save(folder / FOLDER)

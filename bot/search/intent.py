@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.models import Passage
+from bot.spoilers.features import is_warning
 from bot.text import fold
 
 
@@ -54,8 +55,38 @@ CUES: tuple[Cue, ...] = (
         ),
     ),
     Cue(
-        _re(r"\b(die|dies|died|dead|killed|survive|survives|death)\b"),
-        _re(r"\b(dies|died|dead|death|killed|kills|survives?|run through|shot)\b"),
+        _re(r"\b(die|dies|died|dead|death|survive|survives|survived|kill|kills|killed|killer|murder\w*)\b"),
+        _re(
+            r"\b(dies|died|dead|death|kill|kills|killed|killer|killings?|murder\w*|survives?|survived"
+            r"|run through|shot|shoots|stabs?|stabbed|strangl\w*|drown\w*|poison\w*|body)\b"
+        ),
+    ),
+    # "who killed X", "who is the killer", "who was behind it": the passage that reveals someone.
+    Cue(
+        _re(
+            r"\bwho\s+(killed|kills|murdered|shot|stabbed|poisoned|took|kidnapped|betrayed|sent|was sending"
+            r"|is sending|is behind|was behind|did it|is responsible|was responsible)\b"
+            r"|\bwho\s+(is|was|'s)\s+(the\s+)?(killer|murderer|culprit|mole|traitor|villain)\b"
+            r"|\bwho\s+(is|was)\s+.{1,40}\breally\b|\bidentity\b"
+        ),
+        _re(
+            r"\b(turns? out|turned out|revealed|reveals?|revealing|is really|was really|is actually"
+            r"|was actually|real (killer|culprit|villain)|the killer|names the|behind (the|a|it)|identity"
+            r"|unmask\w*|confess\w*)\b"
+        ),
+    ),
+    # "will there be a season 3", "is it renewed", "is X coming back": renewals and production news.
+    Cue(
+        _re(
+            r"\b(renew\w*|cancel\w*|another (season|series)|next (season|series)|new (season|series)"
+            r"|(will|is) there (be |going to be )?(a|another)\b|coming back|come back"
+            r"|getting a (season|series)"
+            r"|(season|series) (\d+|two|three|four|five|six) (happening|confirmed|coming))"
+        ),
+        _re(
+            r"\b(renew\w*|ordered|commissioned|confirmed|picked up|cancel\w*|no plans|in production"
+            r"|(begins|starts|started|began) filming|premieres?|will (air|return|premiere)|release date)\b"
+        ),
     ),
 )
 _META = _re(
@@ -131,9 +162,14 @@ def intent_features(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray
     return cue_hits, meta
 
 
+def is_meta_sentence(sentence: str) -> bool:
+    """A sentence about the article rather than the show: a spoiler warning ("Spoilers ahead for
+    season 1!"), "here is everything that happens", or a rhetorical question. It never answers a fan."""
+    return bool(_META.search(sentence)) or sentence.rstrip().endswith("?") or is_warning(sentence)
+
+
 def _meta_share(passage: Passage) -> float:
     """Share of the passage's sentences that talk about the article rather than the show."""
     if not passage.sentences:
         return 0.0
-    meta = sum(bool(_META.search(s)) or s.rstrip().endswith("?") for s in passage.sentences)
-    return meta / len(passage.sentences)
+    return sum(is_meta_sentence(s) for s in passage.sentences) / len(passage.sentences)

@@ -29,6 +29,9 @@ STOPWORDS = frozenset(
         "don't didn't won't wouldn't shan't shouldn't can't cannot couldn't mustn't let's that's who's "
         "what's here's there's when's where's why's how's as until while say said says tell think "
         "thought get got also like really much many "
+        # chat spellings fans type in Discord
+        "whats whos wheres whens hows whys thats theres dont doesnt didnt isnt wasnt wont cant im ive "
+        "ok okay u ur pls plz tho rn lol lmao tbh idk btw yo hey hi hello ya yeah yep nope gonna wanna "
     ).split()
 )
 
@@ -36,6 +39,27 @@ STOPWORDS = frozenset(
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
+
+
+# Words any TV question may use, whatever show it is about: a question made only of these ("is netflix
+# down", "recommend a good show to watch") names nothing in particular, so sharing them with the
+# corpus is no sign that the corpus answers it.
+GENERIC_WORDS = frozenset(
+    (
+        "show shows tv television series season seasons episode episodes watch watching watched stream "
+        "streaming streamer netflix hbo hulu disney prime amazon apple bbc itv fx network channel good "
+        "best great bad worst favourite favorite favourites worth recommend recommendation recommendations "
+        "binge bingeing movie movies film films new next last latest come coming out drop dropping release "
+        "released time today tonight tomorrow weekend right now anyone anybody someone people fan fans "
+        "love hate better top ever thing things know want need make way help question answer bot guys"
+    ).split()
+)
+
+
+@lru_cache(maxsize=1)
+def generic_tokens() -> frozenset[str]:
+    """GENERIC_WORDS as `tokens` writes them (stemmed)."""
+    return frozenset(_stemmer().stemWords(sorted(GENERIC_WORDS)))
 
 
 _NUMBERS = {
@@ -101,12 +125,65 @@ class LexicalIndex:
         return index
 
     def known(self, words: Sequence[str]) -> list[str]:
-        return [w for w in words if w in self._vocabulary]
+        """The words the index holds, a misspelt one replaced by the word it most likely stands for."""
+        found: list[str] = []
+        for word in words:
+            if word in self._vocabulary:
+                found.append(word)
+            else:
+                found.extend(self.correct(word))
+        return found
+
+    def correct(self, word: str) -> list[str]:
+        """Index words a fan's misspelling stands for: one edit away ("kilgrav", "diamondbak") or
+        two words run together ("sangwoo" for Sang-woo). Short words are left alone (too many
+        neighbours); empty when nothing matches."""
+        if len(word) < 5 or not word.isalpha():
+            return []
+        if len(word) >= 6:
+            for cut in range(3, len(word) - 2):
+                if word[:cut] in self._vocabulary and word[cut:] in self._vocabulary:
+                    return [word[:cut], word[cut:]]
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        edits = {a + b[1:] for a, b in cuts if b}
+        edits |= {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+        edits |= {a + c + b[1:] for a, b in cuts if b for c in letters}
+        edits |= {a + c + b for a, b in cuts for c in letters}
+        matches = sorted(edits & self._vocabulary)
+        if not matches:
+            return []
+        return [max(matches, key=self._document_frequency)]
+
+    def _document_frequency(self, word: str) -> int:
+        column = self._model.vocab_dict.get(word)
+        if column is None:
+            return 0
+        indptr = self._model.scores["indptr"]
+        return int(indptr[column + 1] - indptr[column])
+
+    def _term_max(self) -> np.ndarray:
+        """Per index word, the most it adds to any passage's BM25 score (computed once)."""
+        cached = getattr(self, "_term_max_cache", None)
+        if cached is None:
+            data = np.asarray(self._model.scores["data"], dtype=np.float32)
+            indptr = np.asarray(self._model.scores["indptr"], dtype=np.int64)
+            cached = np.zeros(len(indptr) - 1, dtype=np.float32)
+            filled = np.flatnonzero(indptr[1:] > indptr[:-1])
+            if filled.size:
+                cached[filled] = np.maximum.reduceat(data, indptr[filled])
+            self._term_max_cache = cached
+        return cached
 
     def scores(self, query: str) -> np.ndarray:
+        """BM25 of every passage as a share of the best the question's words could score: each word
+        counts at most what it adds to the passage it suits best. A passage matching one name of a
+        five-word question scores about a fifth, not 1 as with max-normalisation, so the share is
+        comparable across questions and with the dense score."""
         words = self.known(tokens(query))
         if not words or not self._count:
             return np.zeros(self._count, dtype=np.float32)
         raw = np.asarray(self._model.get_scores(words), dtype=np.float32)
-        top = float(raw.max())
-        return raw / top if top > 0 else raw
+        columns = [self._model.vocab_dict[w] for w in words if w in self._model.vocab_dict]
+        ideal = float(self._term_max()[columns].sum()) if columns else 0.0
+        return np.minimum(raw / ideal, 1.0) if ideal > 0 else raw

@@ -25,8 +25,9 @@ from bot.search.aliases import AliasResolver
 from bot.search.dense import DenseScorer
 from bot.search.features import FOLDER, SearchFeatures, lexical_text, proper_noun_tokens
 from bot.search.intent import IntentScorer
-from bot.search.lexical import tokens
+from bot.search.lexical import generic_tokens, tokens
 from bot.search.season import SeasonScorer
+from bot.search.sentences import SentenceVectors
 
 __all__ = [
     "Retriever",
@@ -39,16 +40,21 @@ __all__ = [
 
 SHORTLIST = 256  # passages re-scored exactly per question (of a big index)
 CANDIDATES = 50  # passages checked for definitions ("who is X")
+RERANK = 100  # passages whose sentences are scored per question
 
 
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
     lexical_weight: float = 0.3  # share of the normalised BM25 score in the final score
-    min_dense: float = 0.35  # below this cosine the best passage is not about the question
-    min_dense_with_names: float = 0.22  # ...unless the question names someone or something the corpus names
+    # Abstention: the best passage's cosine a question needs to be answered, by what it names.
+    min_dense: float = 0.32  # its specific words are all words the corpus uses
+    min_dense_unknown: float = 0.45  # it names something the corpus never mentions ("succession")
+    min_dense_generic: float = 0.55  # it has only generic words ("is netflix down", "a good show")
+    min_dense_follow_up: float = 0.25  # a follow-up, scored with the turn it follows
     duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
     speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
     focus_weight: float = 0.5  # share of the show-name-free question in the dense score
+    sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's dense score
 
 
 _QUOTE_INTENT = re.compile(
@@ -105,6 +111,11 @@ class Retriever:
         )
         self._speakers = features.speakers
         self._names = features.proper_nouns
+        self._sentences = (
+            SentenceVectors.load(index.path / FOLDER, len(index.passages), index.vectors.shape[1])
+            if index.path
+            else None
+        )
 
     def expand(self, question: str) -> str:
         return self.aliases.expand(question)
@@ -146,7 +157,8 @@ class Retriever:
             focus_vector=focus_vector,
         )
         scanned = self._dense.scores(vector)
-        extra = self.settings.lexical_weight * self._lexical.scores(query_text)
+        lexical_text = self.aliases.without_shows(query_text) or query_text
+        extra = self.settings.lexical_weight * self._lexical.scores(lexical_text)
         if prefer_speakers:
             extra = extra + self.settings.speaker_bonus * self._speakers
         scope = self._season.bonus(query_text)
@@ -166,7 +178,25 @@ class Retriever:
         candidates = top_indices(before, CANDIDATES)
         final = before + static[rows]
         final[candidates] += self._intent.definition_bonus(query_text, rows[candidates])
+        self._add_sentences(rows, final, dense, vector)
+        if focus_vector is not None and rows.size:
+            # The show-name-free mix ranks better, but whether the corpus is about the question is
+            # judged on the whole question too: "is the punisher too long" is about the Punisher.
+            plain = self._dense.exact(rows[top_indices(final, min(CANDIDATES, final.size))], query_vector)
+            best = max(best, float(plain.max()))
         return rows, final, dense, best, approximate
+
+    def _add_sentences(
+        self, rows: np.ndarray, final: np.ndarray, dense: np.ndarray, vector: np.ndarray
+    ) -> None:
+        """Blend the best sentence's cosine into the dense part of the leading RERANK scores."""
+        weight = self.settings.sentence_weight
+        if self._sentences is None or weight <= 0 or not rows.size:
+            return
+        top = top_indices(final, min(RERANK, final.size))
+        best = self._sentences.best(rows[top], vector)
+        found = ~np.isnan(best)
+        final[top[found]] += weight * (best[found] - dense[top[found]])
 
     def _best_dense(self, scanned: np.ndarray, vector: np.ndarray) -> float:
         """The exact best cosine: every row whose scanned score could be the best is re-scored."""
@@ -240,7 +270,8 @@ class Retriever:
             focus_vector=focus_vector,
             shortlist=max(SHORTLIST, wanted + 56),
         )
-        if not self.is_on_topic(np.array([best], dtype=np.float32), query_text):
+        follow_up = context_vector is not None and context_weight > 0
+        if not self.is_on_topic(np.array([best], dtype=np.float32), query_text, follow_up=follow_up):
             return []
         chosen: list[int] = []
         scores: dict[int, float] = {}
@@ -256,13 +287,30 @@ class Retriever:
                 break
         return [Hit(passages[i], self.index.articles[passages[i].file], scores[i]) for i in chosen[skip:]]
 
-    def is_on_topic(self, dense: np.ndarray, query_text: str) -> bool:
+    def is_on_topic(self, dense: np.ndarray, query_text: str, *, follow_up: bool = False) -> bool:
+        """Whether the corpus answers the question, from the best passage's cosine and what the
+        question names. A question made only of generic TV words ("is netflix down right now")
+        or naming things no article mentions ("is succession worth watching") shares meaning
+        with many passages without being about any of them, so it needs a much closer match."""
         best = float(dense.max()) if dense.size else 0.0
-        if best >= self.settings.min_dense:
-            return True
-        if best < self.settings.min_dense_with_names:
-            return False
-        return any(word in self._names for word in tokens(query_text))
+        if follow_up:
+            return best >= self.settings.min_dense_follow_up
+        specific, unknown = self.specific_words(query_text)
+        if not specific:
+            return best >= self.settings.min_dense_generic
+        if unknown:
+            return best >= self.settings.min_dense_unknown
+        return best >= self.settings.min_dense
+
+    def specific_words(self, query_text: str) -> tuple[list[str], list[str]]:
+        """(the question's words that are not generic TV words, those of them the corpus never
+        uses): misspellings that `LexicalIndex.correct` resolves and the resolver's nicknames and
+        abbreviations count as used."""
+        generic = generic_tokens()
+        specific = [w for w in tokens(query_text) if w not in generic]
+        aliases = set(tokens(self.aliases.alias_words(query_text)))
+        unknown = [w for w in specific if w not in aliases and not self._lexical.known([w])]
+        return specific, unknown
 
     def _duplicate(self, candidate: int, chosen: list[int]) -> bool:
         if not chosen:

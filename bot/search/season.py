@@ -18,7 +18,7 @@ from bot.shows import show_key
 from bot.spoilers.scope import season_numbers
 from bot.text import fold
 
-SHOW_BONUS = 0.05
+SHOW_BONUS = 0.2
 SEASON_BONUS = 0.05
 
 

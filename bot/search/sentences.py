@@ -1,0 +1,107 @@
+"""Sentence vectors: a passage is as relevant as its best sentence, not only as its average.
+
+A passage is a few sentences, and its one vector blurs them: "Lester flees across a frozen lake and
+falls through the ice. Molly is told she will be the next police chief" answers "how does lester
+die" with its first sentence only. The retriever blends the passage's cosine with the best cosine
+among its sentences. Spoiler warnings and rhetorical questions are left out of that max: they are
+short, generic and close to many questions, and never answer one.
+
+Storage (in the version's `search/` folder, built with the index): one byte per dimension per
+sentence (`sentences.q8.npy`, the same quantisation as the passage scan, `bot.index.compact`) with
+its per-dimension scale, the first sentence row of every passage (`sentences.start.npy`, n + 1
+int64) and whether each sentence may count (`sentences.usable.npy`). About 384 bytes a sentence on
+disk, memory-mapped, and read only for the few dozen passages a question re-ranks. The vectors are
+the ones the spoiler engine already computed for every sentence, so building them costs no model
+time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from bot.index.compact import ZERO, quantize
+from bot.models import Passage
+from bot.search.intent import is_meta_sentence
+
+log = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+_FILES = ("sentences.q8.npy", "sentences.scale.npy", "sentences.start.npy", "sentences.usable.npy")
+
+
+class SentenceVectors:
+    """Compact sentence vectors of one index version, grouped by passage."""
+
+    def __init__(self, codes: np.ndarray, scale: np.ndarray, start: np.ndarray, usable: np.ndarray) -> None:
+        self.codes = codes
+        self.scale = np.asarray(scale, dtype=np.float32)
+        self.start = start
+        self.usable = usable
+
+    @property
+    def count(self) -> int:
+        """Number of passages covered."""
+        return len(self.start) - 1
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage], embed: Embed) -> SentenceVectors:
+        texts = [s for p in passages for s in p.sentences]
+        lengths = np.array([len(p.sentences) for p in passages], dtype=np.int64)
+        start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), np.float32)
+        codes, scale = quantize(vectors) if texts else (np.zeros((0, 0), np.uint8), np.ones(0, np.float32))
+        usable = np.array([not is_meta_sentence(s) for s in texts], dtype=bool)
+        return cls(codes, scale, start, usable)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(_FILES, (self.codes, self.scale, self.start, self.usable), strict=True):
+            np.save(folder / name, array, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, count: int, dimension: int) -> SentenceVectors | None:
+        """The saved vectors, or None when missing, damaged or not for `count` passages."""
+        if not all((folder / name).is_file() for name in _FILES):
+            return None
+        try:
+            codes = np.load(folder / _FILES[0], mmap_mode="r", allow_pickle=False)
+            scale = np.load(folder / _FILES[1], allow_pickle=False)
+            start = np.load(folder / _FILES[2], mmap_mode="r", allow_pickle=False)
+            usable = np.load(folder / _FILES[3], mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            log.warning("sentence vectors in %s unreadable (%s); scoring passages only", folder, exc)
+            return None
+        rows = len(codes)
+        if len(start) != count + 1 or int(start[-1]) != rows or len(usable) != rows:
+            return None
+        if rows and (codes.shape[1:] != (dimension,) or scale.shape != (dimension,)):
+            return None
+        return cls(codes, scale, start, usable)
+
+    def best(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """For each passage row, the best cosine of its usable sentences with `query` (NaN for a
+        passage with none)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        result = np.full(rows.size, np.nan, dtype=np.float32)
+        if not rows.size or not len(self.codes):
+            return result
+        first, last = np.asarray(self.start[rows]), np.asarray(self.start[rows + 1])
+        counts = last - first
+        total = int(counts.sum())
+        if not total:
+            return result
+        owner = np.repeat(np.arange(rows.size), counts)
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        sentence_rows = first[owner] + offsets
+        order = np.argsort(sentence_rows, kind="stable")  # sorted reads from the memory map
+        codes = np.empty((total, self.codes.shape[1]), dtype=np.float32)
+        codes[order] = self.codes[sentence_rows[order]]
+        folded = np.asarray(query, dtype=np.float32) * self.scale
+        scores = codes @ folded - np.float32(ZERO * folded.sum())
+        scores[~np.asarray(self.usable[sentence_rows], dtype=bool)] = np.nan
+        np.fmax.at(result, owner, scores)
+        return result
