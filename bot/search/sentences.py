@@ -4,7 +4,10 @@ A passage is a few sentences, and its one vector blurs them: "Lester flees acros
 falls through the ice. Molly is told she will be the next police chief" answers "how does lester
 die" with its first sentence only. The retriever blends the passage's cosine with the best cosine
 among its sentences. Spoiler warnings and rhetorical questions are left out of that max: they are
-short, generic and close to many questions, and never answer one.
+short, generic and close to many questions, and never answer one. An FAQ heading ("Does Cassian
+escape from prison?") counts as a sentence of every passage under it: it is the question the
+passage answers, often in words closer to a fan's than the answer's own ("Yes. In the tenth
+episode, Kino Loy leads the prisoners in a mass breakout").
 
 Storage (in the version's `search/` folder, built with the index): one byte per dimension per
 sentence (`sentences.q8.npy`, the same quantisation as the passage scan, `bot.index.compact`) with
@@ -26,6 +29,7 @@ import numpy as np
 from bot.index.compact import ZERO, quantize
 from bot.models import Passage
 from bot.search.intent import is_meta_sentence
+from bot.spoilers.features import is_warning
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +53,20 @@ class SentenceVectors:
 
     @classmethod
     def build(cls, passages: Sequence[Passage], embed: Embed) -> SentenceVectors:
-        texts = [s for p in passages for s in p.sentences]
-        lengths = np.array([len(p.sentences) for p in passages], dtype=np.int64)
-        start = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        texts: list[str] = []
+        usable: list[bool] = []
+        start = [0]
+        for passage in passages:
+            heading = (passage.heading or "").strip()
+            if heading and not is_warning(heading):  # an FAQ question the passage answers
+                texts.append(heading)
+                usable.append(True)
+            texts.extend(passage.sentences)
+            usable.extend(not is_meta_sentence(s) for s in passage.sentences)
+            start.append(len(texts))
         vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), np.float32)
         codes, scale = quantize(vectors) if texts else (np.zeros((0, 0), np.uint8), np.ones(0, np.float32))
-        usable = np.array([not is_meta_sentence(s) for s in texts], dtype=bool)
-        return cls(codes, scale, start, usable)
+        return cls(codes, scale, np.array(start, dtype=np.int64), np.array(usable, dtype=bool))
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,90 @@
+"""Retrieval quality on held-out corpora: shows and questions the ranking was not tuned on.
+
+Each set under tests/fixtures/retrieval/ holds articles/ and questions.jsonl in the dev format
+(../shared/eval/README.md): fan questions as typed in Discord, follow-ups as `turns`, gold = the
+exact corpus sentences that answer them, off-topic questions with no gold. The floors sit a little
+under what the bot scores, so a change that makes retrieval generally worse fails here; a change
+that only helps one set's wording should not be needed to pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from bot.embedder import Embedder
+from bot.engine import Engine
+
+SETS = Path(__file__).parent / "fixtures" / "retrieval"
+# set: (hit@1, MRR@5, abstention) floors
+FLOORS = {
+    "alpha": (0.83, 0.88, 0.85),
+    "beta": (0.77, 0.85, 0.85),
+}
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower()
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _figures(engine: Engine, folder: Path) -> dict[str, float]:
+    hit1 = mrr = answerable = declined = offtopic = 0.0
+    for line in (folder / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        turns = q.get("turns") or [q["question"]]
+        answer = engine.ask_sync(turns[-1], history=turns[:-1], k=5)
+        gold = [_norm(g) for g in q.get("gold") or []]
+        if not gold:
+            offtopic += 1
+            declined += not answer.answered
+            continue
+        answerable += 1
+        texts = [_norm(h.passage.text) for h in answer.hits[:5]]
+        rank = next((i for i, t in enumerate(texts, 1) if any(g in t for g in gold)), None)
+        hit1 += rank == 1
+        mrr += 1 / rank if rank else 0.0
+    return {"hit1": hit1 / answerable, "mrr": mrr / answerable, "abstain": declined / offtopic}
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> dict[str, dict[str, float]]:
+    """Figures per set, each set indexed once for the module."""
+    result = {}
+    for name in FLOORS:
+        folder = SETS / name
+        engine = Engine(folder / "articles", tmp_path_factory.mktemp(f"heldout-{name}"), embedder=embedder)
+        engine.reindex_sync()
+        result[name] = _figures(engine, folder)
+    return result
+
+
+def test_every_set_is_complete() -> None:
+    for name in FLOORS:
+        lines = (SETS / name / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        rows = [json.loads(x) for x in lines if x.strip()]
+        assert len(rows) >= 40
+        assert sum(1 for r in rows if not r.get("gold")) >= 5
+        texts = {
+            _norm(re.sub(r"<[^>]+>", " ", p.read_text(encoding="utf-8")).replace("&amp;", "&"))
+            for p in (SETS / name / "articles").iterdir()
+        }
+        for row in rows:
+            for gold in row.get("gold") or []:
+                assert any(_norm(gold) in t for t in texts), (name, row["id"], gold)
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_held_out_retrieval_floors(scores: dict[str, dict[str, float]], name: str) -> None:
+    hit1, mrr, abstain = FLOORS[name]
+    got = scores[name]
+    assert got["hit1"] >= hit1, got
+    assert got["mrr"] >= mrr, got
+    assert got["abstain"] >= abstain, got
