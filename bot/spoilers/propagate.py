@@ -12,7 +12,15 @@ A sentence is judged with its neighbours, the way a reader does:
 * echo: elsewhere in the article, a sentence close in meaning to a confident finale event and
   naming the same people ("the win against X" after "she kills X in the finale") refers to it;
 * placement: a sentence placed mid-season ("in episode six", or right after one that is) is
-  discounted; warnings, questions, wishes and framing (premise, casting, renewals) never spread.
+  discounted; warnings, questions, wishes and framing (premise, casting, renewals) never spread;
+* anchored: a sentence that places itself at the ending and tells what happens there, to whom
+  ("The finale opens with Jake hauled before a hearing") is a reveal whatever the classifier says;
+* sections: a heading (or a plain-text heading line) such as "The final", "What happens at the
+  end?", or "Episode 22" when the article says the season has 22 episodes puts its section at the
+  ending; "The setup", "Episodes 3 and 4" or "What is X about?" put theirs before it;
+* focus: in an article about the finale (its title or warning names the finale, the ending or
+  the winner: an interview "on the finale", an "ending explained"), any sentence telling what a
+  character does or feels, not placed earlier and not framing, is taken to be about the ending.
 
 The thresholds were set on the shared dev set and on fixture articles about other shows
 (tests/fixtures/spoilers); none of them names a show or a character.
@@ -28,6 +36,7 @@ import numpy as np
 from bot.spoilers.features import cue_flags, is_warning, opens_with_ending
 
 SEED = 0.5  # classifier probability that flags a sentence on its own
+SEED_TALK = 0.9  # ...when it only talks about the ending (reported speech, framing, praise)
 MIDSEASON_PENALTY = 0.25  # subtracted when a sentence is placed mid-season with no ending cue
 STRONG_OUTCOME = 0.1  # after a finale event or an announcement of the ending, same paragraph: an outcome...
 STRONG_OTHER = 0.45  # ...or any other sentence
@@ -42,6 +51,17 @@ ECHO_PROBABILITY = 0.15  # ...for an outcome sentence with at least these odds
 FACT_SIMILARITY = 0.62  # cosine to one of the admin's finale facts for the show (names inflate it)...
 FACT_PROBABILITY = 0.2  # ...for a sentence naming an outcome or with at least these odds
 FACT_ALONE = 0.8  # cosine to a fact that is enough on its own
+ANCHOR_ANY = 0.05  # a sentence placing itself at the ending and naming someone or an event
+OWN_MIDSEASON_PENALTY = 0.5  # the sentence itself says it is mid-season ("in episode 25")
+CONTEXT_MIDSEASON_PENALTY = 0.35  # its paragraph is placed mid-season by an earlier sentence
+SECTION_MIDSEASON_PENALTY = 0.6  # its heading places the section before the ending ("Episodes 1-9")
+SECTION_ANY = 0.05  # any narrative sentence under a heading that puts its section at the ending
+FOCUS_ANY = 0.0  # any narrative sentence of an article about the finale
+FOCUS_TIMED = 0.3  # ...and any sentence there naming the ending (not only talking about it)
+
+_SECTION = "in a finale section"
+_FOCUS = "in an article about the finale"
+_ANCHORED = "placed at the ending"
 
 _HEADING = "under an ending heading"
 _STRONG = "continues a finale event"
@@ -49,11 +69,48 @@ _RUN = "in a finale paragraph"
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]+")
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+\b")
 _POSSESSIVE = re.compile(r"['’]s$")
+_CASTING = re.compile(
+    r"\b(?:plays|played by|stars as|starring|voiced by|portrayed by)\b(?! (?:out|along|with))", re.I
+)
+_THIRD_PERSON = re.compile(
+    r"\b(?:he|she|they|him|her|them|his|hers|their|himself|herself|themselves)\b", re.I
+)
+# Reported speech and interview framing: who said what, not what happened on screen.
+_META = re.compile(
+    r"\b(?:says?|said|told (?:us|me|reporters|the \w+)|tells (?:us|me)|recalls?|recalled|admits?|admitted"
+    r"|explains?|explained|laughs?|laughed|jokes?|joked|insists?|insisted|according to|confirm(?:s|ed)?"
+    r"|(?:talked|spoke|speaks|chatted|caught up|sat down) (?:to|with)"
+    r"|(?:asks?|asked|asking) (?:(?:me|us|him|her|them) )?(?:about|if|whether))\b",
+    re.I,
+)
+# Headings that put their section before the ending: the set-up, the characters, the story so far.
+# (Verdicts, "What's next?" or "Who is X?" are no such place: they may tell how things end.)
+_EARLY_HEADING = re.compile(
+    r"\b(?:setup|set-up|premise|background|so far|how we got here|previously|catching up|the basics"
+    r"|what is|what's \w+ about|meet the|the road to|getting here|characters|the cast|first impressions)\b"
+    r"|\babout\?$",
+    re.I,
+)
+# Speculation about what comes next (not "what it will cost her", which is the story's present).
+_SPECULATION = re.compile(
+    r"\bnext (?:season|series|year)\b|\b(?:season|series)\b[^.]{0,40}\b(?:will|would|might|is set to"
+    r"|is going to)\b"
+    r"|\bwe'll see\b|\b(?:i|we|you)'d (?:love|like)\b|\bwould love\b|\bhopes? (?:to|that)\b"
+    r"|\bfind out what happens\b"
+    r"|\bwill (?:return|be back|come back)\b|\bupcoming\b|\bsequel\b|\bspin-?off\b"
+    r"|\bwill\b[^.]*\b(?:rest of the (?:show|series)|from now on|going forward)\b",
+    re.I,
+)
+_EPISODE_SPAN = re.compile(
+    r"\bep(?:isode)?s?\.?\s*(\d{1,3})(?:\s*(?:-|–|—|to|and|&|through|thru)\s*(?:episode\s*)?(\d{1,3}))?", re.I
+)
 _STOP_NAMES = frozenset(
     "The This That These Those There Then When Where What Who Why How And But Season Series Episode "
     "Finale Part Chapter He She They It His Her Their We You In On At By For As So Yes No After Before "
     "While Meanwhile Later Instead Still Even Only Our Its One Two Here Now Not All Both Every Each "
-    "Some With From Into Over Under Until Once Also Just Maybe Sometimes Ultimately Finally".split()
+    "Some With From Into Over Under Until Once Also Just Maybe Sometimes Ultimately Finally "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July "
+    "August September October November December Christmas".split()
 )
 
 
@@ -79,48 +136,101 @@ class Sentence:
     evaluative: bool = False  # praise or criticism
     named: bool = False  # names someone itself (not through a pronoun)
     hypothetical: bool = False  # a wish or counterfactual: says what did not happen
+    own_midseason: bool = False  # the sentence itself places what it tells mid-season
+    section: str | None = None  # "end" or "mid": where its heading puts it; None when unknown
+    story: bool = False  # tells what someone does or feels (a name or he/she/they)
+    meta: bool = False  # reported speech or interview framing ("she says", "we talked to")
+    future: bool = False  # speculation about what comes next
+    is_heading: bool = False  # a plain-text heading line
+    setup: bool = False  # the premise or the cast: "X follows a detective", "Y plays Z"
     flagged: bool = False
     seed: bool = False
     reason: str = ""  # why it was flagged: "alone", "fact", "echo", "continues"
+    timed: bool = False  # places itself at the ending ("in the finale", "by the end")
     names: frozenset[str] = field(default_factory=frozenset)
 
 
-def annotate(sentences: list[Sentence], probabilities: np.ndarray) -> None:
-    """Fill cues, names and placement-adjusted odds from the classifier's raw probabilities."""
+def annotate(
+    sentences: list[Sentence],
+    probabilities: np.ndarray,
+    season_length: int | None = None,
+    not_names: frozenset[str] = frozenset(),
+) -> None:
+    """Fill cues, names, sections and placement-adjusted odds from the classifier's raw
+    probabilities. `season_length`: the number of episodes the article says the season has
+    (so "episode 22" of 22 is the finale); `not_names`: words of the show's title."""
     lower_words = frozenset(w for s in sentences for w in _LOWER_WORD.findall(s.text))
+    numbered = [hi for s in sentences if s.heading for _, hi in [episode_span(s.heading)] if hi is not None]
+    last_numbered = max(numbered) if len(set(numbered)) >= 3 else None
+    mid_names = frozenset(
+        _POSSESSIVE.sub("", m.group()).casefold()
+        for s in sentences
+        for m in _CAPITALISED.finditer(s.text)
+        if m.start() > 0 and not re.match(r"[A-Z]: ?$", s.text[: m.start()])
+    )
     previous: Sentence | None = None
     for s in sentences:
         cues = cue_flags(s.text)
-        timed = cues["finale"] or cues["ending"]
-        inherits = previous is not None and previous.paragraph == s.paragraph and previous.midseason
-        s.midseason = (cues["midseason"] or inherits) and not timed
+        timed = cues["placed_at_end"] and not cues["away"]
+        own_mid = cues["midseason"]
+        if own_mid and not timed and season_length and _last_episode(s.text, season_length):
+            timed, own_mid = True, False  # "in episode 22" of a 22-episode season
+        s.section = section_of(s.heading, season_length, last_numbered)
+        # A paragraph that opens mid-season, or with the premise or the cast ("Kate Winslet plays a
+        # detective ..."), goes on setting things up until a sentence places itself at the end.
+        inherits = (
+            previous is not None
+            and previous.paragraph == s.paragraph
+            and (previous.midseason or previous.setup)
+        )
+        s.own_midseason = own_mid and not timed
+        s.midseason = (own_mid or inherits or s.section == "mid") and not timed
         s.event = cues["event"]
         s.outcome = cues["event"] or timed
-        s.anchored = cues["finale_or_ending_and_event"]
+        s.anchored = timed and cues["event"]
         s.blocked = is_warning(s.text) or cues["question"]
         s.hypothetical = cues["hypothetical"]
         s.framing = cues["business"] or cues["premise"]
+        s.setup = cues["premise"] or bool(_CASTING.search(s.text))
+        s.future = bool(_SPECULATION.search(s.text))
         s.announces = timed and not cues["event"] and not (s.blocked or s.hypothetical or s.framing)
-        s.evaluative = cues["evaluative"]
+        s.evaluative = cues["evaluative"] or bool(_AS_GOOD.search(s.text))
+        s.meta = bool(_META.search(_outside_quotes(s.text)))
         s.opener = opens_with_ending(s.text) and not (
             s.blocked or s.hypothetical or s.framing or s.evaluative
         )
-        penalty = MIDSEASON_PENALTY if s.midseason else 0.0
+        if s.own_midseason:
+            penalty = OWN_MIDSEASON_PENALTY
+        elif s.midseason:
+            penalty = SECTION_MIDSEASON_PENALTY if s.section == "mid" else CONTEXT_MIDSEASON_PENALTY
+        else:
+            penalty = 0.0
         s.probability = max(0.0, float(probabilities[s.row]) - penalty)
-        s.names = _names(s.text, lower_words)
+        s.names = _names(s.text, lower_words) - not_names
         s.named = bool(s.names)
+        # Someone acts: he/she/they, or a name also written mid-sentence somewhere in the article
+        # (a capitalised first word such as "Very." or "Nothing!" is no one).
+        s.story = bool(_THIRD_PERSON.search(s.text)) or bool(s.names & mid_names)
+        s.timed = timed
         # A sentence naming nobody ("she can't look at him") is about whoever was named just before.
         if not s.names and previous is not None and previous.paragraph == s.paragraph:
             s.names = previous.names
         previous = s
 
 
-def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int]) -> None:
-    """Flag the sentences of one article: seeds, facts, echoes, then continuations."""
+def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int], focus: bool = False) -> None:
+    """Flag the sentences of one article: seeds, anchored sentences, facts, echoes, then
+    continuations. `focus`: the article is about the finale (see `article_focus`)."""
     for s in sentences:
-        if not s.blocked and s.probability >= SEED:
+        if not s.blocked and s.probability >= (SEED_TALK if _talk_about_ending(s) else SEED):
             s.seed = s.flagged = True
             s.reason = "alone"
+        elif _anchored(s):
+            s.seed = s.flagged = True
+            s.reason = _ANCHORED
+        elif focus and _focus_timed(s):
+            s.seed = s.flagged = True
+            s.reason = _FOCUS
     if fact_rows:
         _facts(sentences, vectors, vectors[fact_rows])
     _echoes(sentences, vectors)
@@ -130,10 +240,51 @@ def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int])
         for position, s in enumerate(sentences):
             if s.flagged or s.blocked or s.midseason or s.hypothetical or s.framing:
                 continue
-            reason = _continuation(sentences, position)
+            reason = _continuation(sentences, position) or _context(s, focus)
             if reason:
                 s.flagged = changed = True
                 s.reason = reason
+
+
+def _talk_about_ending(s: Sentence) -> bool:
+    """Names the ending in reported speech, framing, praise or speculation ("She says she knew
+    how the season ended", "We talked to him about the finale"): a seed only when the classifier
+    is sure; an event it tells still counts through `_anchored`."""
+    return s.timed and (s.meta or s.framing or s.evaluative or s.future)
+
+
+def _anchored(s: Sentence) -> bool:
+    """Places itself at the ending and tells something that happens there to someone: "The
+    finale opens with Jake hauled before a hearing", "season one ended with Miguel beating Robby"."""
+    if s.blocked or s.hypothetical or s.own_midseason or not s.timed or s.probability < ANCHOR_ANY:
+        return False
+    if s.future or s.is_heading:
+        return False
+    if s.event:  # "Chen says the moment in the finale when June floods the quarry was hard to film"
+        return s.story or not (s.evaluative or s.framing)
+    return s.story and not (s.evaluative or s.meta or s.framing)
+
+
+def _context(s: Sentence, focus: bool) -> str:
+    """Why a narrative sentence is part of the ending by where it stands: under a heading that
+    puts its section at the end, or anywhere in an article about the finale; "" otherwise."""
+    if s.is_heading or not (s.story or s.event) or s.evaluative or s.future or s.meta:
+        return ""
+    if s.section == "end" and s.probability >= SECTION_ANY:
+        return _SECTION
+    if focus and s.story and s.section is None and s.probability >= FOCUS_ANY:
+        return _FOCUS
+    return ""
+
+
+def _focus_timed(s: Sentence) -> bool:
+    """In an article about the finale, a sentence naming the ending and what it turns on ("The
+    finale hinges on a single phone call"), not just talking about it."""
+    return (
+        s.timed
+        and not (s.blocked or s.is_heading or s.hypothetical or _talk_about_ending(s))
+        and (s.probability >= FOCUS_TIMED)
+    )
 
 
 def _facts(sentences: list[Sentence], vectors: np.ndarray, facts: np.ndarray) -> None:
@@ -214,6 +365,49 @@ def _run_start(sentences: list[Sentence], position: int) -> Sentence | None:
             start = earlier
         break
     return start
+
+
+def episode_span(text: str) -> tuple[int | None, int | None]:
+    """The episode numbers a heading covers: "Episode 6: Halloween" -> (6, 6), "Episodes 51-64"
+    -> (51, 64); (None, None) when it names none."""
+    match = _EPISODE_SPAN.search(text)
+    if not match:
+        return None, None
+    low = int(match[1])
+    return low, max(low, int(match[2])) if match[2] else low
+
+
+def section_of(
+    heading: str | None, season_length: int | None, last_numbered: int | None = None
+) -> str | None:
+    """Where a heading puts its section: "end" (the finale), "mid" (before it) or None."""
+    if not heading:
+        return None
+    cues = cue_flags(heading)
+    _, high = episode_span(heading)
+    if high is not None:
+        last = season_length or last_numbered
+        return "end" if (last and high >= last) or cues["finale"] else "mid"
+    if cues["finale"] or cues["ending"]:
+        return "end"
+    if cues["midseason"] or _EARLY_HEADING.search(heading.strip()):
+        return "mid"
+    return None
+
+
+def _last_episode(text: str, season_length: int) -> bool:
+    """The sentence's mid-season marker is only an episode number that is the season's last."""
+    numbers = [int(m[2] or m[1]) for m in _EPISODE_SPAN.finditer(text)]
+    if not numbers or min(numbers) < season_length:
+        return False
+    return not cue_flags(_EPISODE_SPAN.sub(" ", text))["midseason"]
+
+
+def _outside_quotes(text: str) -> str:
+    return re.sub(r"[“\"][^”\"]*[”\"]", " ", text)
+
+
+_AS_GOOD = re.compile(r"\b(?:as|so|very|really|too) (?:good|bad)\b", re.I)
 
 
 def _announces_ending(heading: str | None) -> bool:
