@@ -89,6 +89,7 @@ CUES: tuple[Cue, ...] = (
         ),
     ),
 )
+ENDING = 2  # index of the "how does it end" cue
 _META = _re(
     r"\b(spoilers? (ahead|follow|below|warning)|consider yourself warned|here is everything|here's everything"
     r"|read on|in this (article|recap|review)|catching up)\b"
@@ -158,6 +159,10 @@ def intent_features(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray
     for row, passage in enumerate(passages):
         text = fold(passage.text)
         cue_hits[row] = [bool(c.passage.search(text)) for c in CUES]
+        if passage.spoiler is not None:
+            # The spoiler engine has read the passage: it tells how a season ends far better than
+            # the word "ending" does ("a mid-season shock rather than the ending").
+            cue_hits[row, ENDING] = passage.spoiler.any
         meta[row] = _meta_share(passage)
     return cue_hits, meta
 

@@ -45,7 +45,7 @@ RERANK = 100  # passages whose sentences are scored per question
 
 @dataclass(frozen=True, slots=True)
 class SearchSettings:
-    lexical_weight: float = 0.3  # share of the normalised BM25 score in the final score
+    lexical_weight: float = 0.15  # weight of the BM25 share (see LexicalIndex.scores) in the final score
     # Abstention: the best passage's cosine a question needs to be answered, by what it names.
     min_dense: float = 0.32  # its specific words are all words the corpus uses
     min_dense_unknown: float = 0.45  # it names something the corpus never mentions ("succession")
@@ -53,7 +53,7 @@ class SearchSettings:
     min_dense_follow_up: float = 0.25  # a follow-up, scored with the turn it follows
     duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
     speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
-    focus_weight: float = 0.5  # share of the show-name-free question in the dense score
+    focus_weight: float = 0.4  # share of the show-name-free question in the dense score
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's dense score
 
 
