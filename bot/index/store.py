@@ -253,7 +253,12 @@ class IndexStore:
         codes = scale = None
         if (path / "vectors.q8.npy").is_file() and (path / "vectors.scale.npy").is_file():
             codes = self._open_matrix(path / "vectors.q8.npy", name, np.uint8, int(manifest["count"]))
-            scale = np.load(path / "vectors.scale.npy", allow_pickle=False)
+            try:
+                scale = np.load(path / "vectors.scale.npy", allow_pickle=False)
+            except (ValueError, OSError) as exc:  # pickled objects, or not an array at all
+                raise IndexCorrupt(
+                    f"index version {name}: vector scale unreadable ({exc}); rebuild the index"
+                ) from exc
             if scale.dtype != np.float32 or scale.shape != (self.dimension,):
                 raise IndexCorrupt(f"index version {name}: vector scale damaged; rebuild the index")
         try:
