@@ -122,7 +122,7 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 
 
 def cmd_index(args: argparse.Namespace, config: Config) -> int:
-    from bot.index.errors import IndexProblem, ReindexRunning
+    from bot.index.errors import IndexProblem, ReindexRunning, os_problem
 
     engine = _engine(args)
     if args.verify:
@@ -147,6 +147,9 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         return 3
     except (IndexProblem, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # disk full, no permission: nothing was published
+        print(f"error: could not build the index ({os_problem(exc)}); the old index stays", file=sys.stderr)
         return 1
     print(report.summary(), file=sys.stderr)
     return 0

@@ -21,7 +21,7 @@ from bot.discord_app.checks import admin_only
 from bot.discord_app.progress import ProgressReporter
 from bot.discord_app.respond import NO_PINGS, send_interaction
 from bot.discord_app.uploads import ALLOWED_SUFFIXES, UploadRejected, check_upload, safe_name, save_article
-from bot.index.errors import IndexProblem, ReindexRunning
+from bot.index.errors import IndexProblem, ReindexRunning, os_problem
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
@@ -99,6 +99,12 @@ class AdminCog(commands.Cog, name="Admin"):
         except IndexProblem as exc:
             log.error("reindex failed: %s", exc)
             text = f"Reindex failed; the previous index keeps serving answers.\n{_code_block(str(exc))}"
+        except OSError as exc:  # disk full, no permission: the store removed its half-written version
+            log.error("reindex failed: %s", exc)
+            text = (
+                f"Reindex failed: {os_problem(exc)}. Nothing was published; "
+                "the previous index keeps serving answers."
+            )
         except Exception as exc:
             log.exception("reindex failed unexpectedly")
             text = (
