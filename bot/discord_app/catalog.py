@@ -7,6 +7,7 @@ spoiler to show plain), and `corpus/shows.yaml` lists the shows and nicknames an
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -69,6 +70,12 @@ class ShowCatalog:
                 names.setdefault(key, name)
         self._by_key = names
         self._version = version
+
+    async def refresh(self) -> None:
+        """Rebuild off the event loop if the served index changed: it reads every passage of the
+        index and the show facts file, which takes seconds for a big corpus."""
+        if self.engine.version != self._version:
+            await asyncio.to_thread(self._refresh)
 
     def shows(self) -> list[str]:
         """Canonical show names, sorted."""

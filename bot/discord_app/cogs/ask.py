@@ -116,6 +116,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def sources(
         self, interaction: discord.Interaction[Any], page: app_commands.Range[int, 1] = 1
     ) -> None:
+        await self.shows.refresh()
         articles = self.bot.engine.sources()
         if not articles:
             problem = self.bot.engine.problem or "no articles are indexed"
@@ -152,6 +153,7 @@ class AskCog(commands.Cog, name="Ask"):
         show: app_commands.Range[str, 1, 100],
         season: app_commands.Range[int, 1, MAX_SEASON],
     ) -> None:
+        await self.shows.refresh()
         name = self.shows.canonical(show)
         if name is None:
             known = ", ".join(self.shows.shows()) or "none yet"
@@ -175,6 +177,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def _show_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        await self.shows.refresh()
         return self._choices(current)
 
     def _choices(self, current: str) -> list[app_commands.Choice[str]]:
@@ -188,6 +191,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def watched_clear(
         self, interaction: discord.Interaction[Any], show: app_commands.Range[str, 1, 100] | None = None
     ) -> None:
+        await self.shows.refresh()
         name = None if show is None else (self.shows.canonical(show) or show)
         try:
             removed = await self.bot.settings.clear_watched(interaction.user.id, name)
@@ -207,6 +211,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def _clear_choices(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
+        await self.shows.refresh()
         return self._choices(current)
 
     @watched.command(name="list", description="What you told me you have seen")
@@ -215,6 +220,7 @@ class AskCog(commands.Cog, name="Ask"):
         if not seen:
             text = "You haven't told me about any show yet; every finale spoiler stays tagged for you."
         else:
+            await self.shows.refresh()
             names = {key: self.shows.canonical(key) or key for key in seen}
             text = "\n".join(f"• {escape_text(names[k])}: up to season {s}" for k, s in seen.items())
         await send_interaction(interaction, text, ephemeral=True)
