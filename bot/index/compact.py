@@ -44,6 +44,25 @@ def dequantize(codes: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (codes.astype(np.float32) - ZERO) * scale
 
 
+def read_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rows of a memory-mapped .npy matrix read with pread (pass them sorted).
+
+    Touching rows through the map makes the kernel map whole page-cache folios (hundreds of KB per
+    fault), so a scattered sample of a 1.5 GB file would put most of it in the process's RSS.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    filename, offset = getattr(matrix, "filename", None), getattr(matrix, "offset", None)
+    if not filename or not isinstance(offset, int) or not matrix.flags.c_contiguous:
+        return np.asarray(matrix[rows])
+    size = int(np.prod(matrix.shape[1:], dtype=np.int64)) * matrix.dtype.itemsize
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        data = b"".join(os.pread(fd, size, offset + int(r) * size) for r in rows)
+    finally:
+        os.close(fd)
+    return np.frombuffer(data, dtype=matrix.dtype).reshape((len(rows), *matrix.shape[1:]))
+
+
 def line_offsets(data: bytes | memoryview) -> np.ndarray:
     """Start of every line plus the end of the data: (count + 1,) int64."""
     raw = np.frombuffer(data, dtype=np.uint8) if len(data) else np.zeros(0, dtype=np.uint8)

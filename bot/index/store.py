@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock, Timeout
 
-from bot.index.compact import PassageTable, quantize
+from bot.index.compact import PassageTable, quantize, read_rows
 from bot.index.errors import IndexCorrupt, IndexMissing, IndexProblem, ReindexRunning
 from bot.models import ArticleMeta, Passage
 
@@ -446,7 +446,7 @@ class IndexStore:
 def _sample_rows(vectors: np.ndarray, count: int = 1024) -> np.ndarray:
     if len(vectors) <= count:
         return np.asarray(vectors)
-    return np.asarray(vectors[np.linspace(0, len(vectors) - 1, count).astype(np.int64)])
+    return read_rows(vectors, np.linspace(0, len(vectors) - 1, count).astype(np.int64))
 
 
 def check_vectors(vectors: np.ndarray, *, where: str) -> None:
