@@ -3,7 +3,8 @@
 Written into the version folder (`search/`) by the builder and loaded memory-mapped by the
 retriever, so opening a big index does not re-read and re-tokenise every passage, and serving it
 holds a few bytes per passage: BM25 postings, answer-kind cues, the meta share, show and seasons,
-whether it has a speaker. The vocabulary and name lists are corpus-wide sets.
+whether it has a speaker and which (an index into the corpus-wide speaker list). The vocabulary and
+name lists are corpus-wide sets.
 
 `FEATURES_VERSION` hashes the source of the code that computes the features: after an upgrade that
 changes it, the retriever recomputes them in memory (correct, just slower to open) until the next
@@ -84,6 +85,8 @@ class SearchFeatures:
     cue_hits: np.ndarray  # (n, cues) bool
     meta: np.ndarray  # (n,) float32
     speakers: np.ndarray  # (n,) bool
+    speaker_of: np.ndarray  # (n,) int32: 1 + index into speaker_names, 0 = no speaker
+    speaker_names: list[str]
     show_codes: dict[str, int]
     shows_of: np.ndarray  # (n,) int32
     seasons_of: np.ndarray  # (n,) int64 bitmask
@@ -101,11 +104,15 @@ class SearchFeatures:
         shows = show_names(declared, titles + texts)
         season = SeasonScorer(passages, dict(articles), shows)
         cue_hits, meta = intent_features(passages)
+        speaker_names = sorted({p.speaker for p in passages if p.speaker})
+        number = {name: n + 1 for n, name in enumerate(speaker_names)}
         return cls(
             lexical=LexicalIndex([lexical_text(p) for p in passages]),
             cue_hits=cue_hits,
             meta=meta,
             speakers=np.array([p.speaker is not None for p in passages], dtype=bool),
+            speaker_of=np.array([number.get(p.speaker or "", 0) for p in passages], dtype=np.int32),
+            speaker_names=speaker_names,
             show_codes=dict(season._codes),
             shows_of=season._shows_of,
             seasons_of=season._seasons_of,
@@ -118,7 +125,7 @@ class SearchFeatures:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.lexical.save(folder / "bm25")
-        for name in ("cue_hits", "meta", "speakers", "shows_of", "seasons_of"):
+        for name in ("cue_hits", "meta", "speakers", "speaker_of", "shows_of", "seasons_of"):
             np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
         data = {
             "features_version": FEATURES_VERSION,
@@ -127,6 +134,7 @@ class SearchFeatures:
             "vocabulary": sorted(self.vocabulary),
             "names": self.names,
             "shows": self.shows,
+            "speaker_names": self.speaker_names,
             "proper_nouns": sorted(self.proper_nouns),
         }
         (folder / "features.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
@@ -144,7 +152,7 @@ class SearchFeatures:
         try:
             arrays = {
                 name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                for name in ("cue_hits", "meta", "speakers", "shows_of", "seasons_of")
+                for name in ("cue_hits", "meta", "speakers", "speaker_of", "shows_of", "seasons_of")
             }
             lexical = LexicalIndex.load(folder / "bm25")
         except (OSError, ValueError, KeyError) as exc:
@@ -157,6 +165,8 @@ class SearchFeatures:
             cue_hits=arrays["cue_hits"],
             meta=arrays["meta"],
             speakers=arrays["speakers"],
+            speaker_of=arrays["speaker_of"],
+            speaker_names=list(data["speaker_names"]),
             show_codes={str(k): int(v) for k, v in data["show_codes"].items()},
             shows_of=arrays["shows_of"],
             seasons_of=arrays["seasons_of"],

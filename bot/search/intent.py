@@ -34,10 +34,13 @@ def _re(pattern: str) -> re.Pattern[str]:
 
 CUES: tuple[Cue, ...] = (
     Cue(
-        _re(r"^\s*(when|what year|what date|how long ago)\b"),
+        _re(
+            r"^\s*(when|what year|what date|how long ago)\b"
+            r"|\b(release|premiere|air|launch) date\b|\b(come|comes|coming) out\b"
+        ),
         _re(
             r"\b(1[89]\d\d|20\d\d)\b|\b(january|february|march|april|may|june|july|august|september|october"
-            r"|november|december)\b|\b(ago|last year|next year|this year)\b"
+            r"|november|december)\b|\b(ago|last year|next year|this year|release date|no date)\b"
         ),
     ),
     Cue(

@@ -53,6 +53,7 @@ class SearchSettings:
     min_dense_follow_up: float = 0.25  # a follow-up, scored with the turn it follows
     duplicate_cosine: float = 0.92  # two passages closer than this are the same quote
     speaker_bonus: float = 0.08  # who-said questions prefer attributed quotes
+    named_speaker_bonus: float = 0.12  # ...and "what did X say" prefers X's own words
     focus_weight: float = 0.4  # share of the show-name-free question in the dense score
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's dense score
 
@@ -110,6 +111,8 @@ class Retriever:
             precomputed=(features.show_codes, features.shows_of, features.seasons_of),
         )
         self._speakers = features.speakers
+        self._speaker_of = features.speaker_of
+        self._speaker_words = [frozenset(tokens(name)) for name in features.speaker_names]
         self._names = features.proper_nouns
         self._sentences = (
             SentenceVectors.load(index.path / FOLDER, len(index.passages), index.vectors.shape[1])
@@ -161,6 +164,9 @@ class Retriever:
         extra = self.settings.lexical_weight * self._lexical.scores(lexical_text)
         if prefer_speakers:
             extra = extra + self.settings.speaker_bonus * self._speakers
+            named = self._named_speakers(query_text)
+            if named:
+                extra = extra + self.settings.named_speaker_bonus * np.isin(self._speaker_of, named)
         scope = self._season.bonus(query_text)
         if scope is not None:
             extra = extra + scope
@@ -185,6 +191,11 @@ class Retriever:
             plain = self._dense.exact(rows[top_indices(final, min(CANDIDATES, final.size))], query_vector)
             best = max(best, float(plain.max()))
         return rows, final, dense, best, approximate
+
+    def _named_speakers(self, query_text: str) -> list[int]:
+        """Codes (see SearchFeatures.speaker_of) of the speakers the question names ("colter")."""
+        words = set(tokens(query_text))
+        return [n + 1 for n, name in enumerate(self._speaker_words) if name & words]
 
     def _add_sentences(
         self, rows: np.ndarray, final: np.ndarray, dense: np.ndarray, vector: np.ndarray

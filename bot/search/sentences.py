@@ -21,6 +21,7 @@ time.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from bot.spoilers.features import is_warning
 log = logging.getLogger(__name__)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+_PRONOUN_START = re.compile(r"^[\"“‘']?(he|she|they|his|her|their|it|its|this|that|him|them)\b", re.I)
 _FILES = ("sentences.q8.npy", "sentences.scale.npy", "sentences.start.npy", "sentences.usable.npy")
 
 
@@ -56,13 +58,24 @@ class SentenceVectors:
         texts: list[str] = []
         usable: list[bool] = []
         start = [0]
+        previous: str | None = None
+        where: tuple[str, int] | None = None
         for passage in passages:
             heading = (passage.heading or "").strip()
             if heading and not is_warning(heading):  # an FAQ question the passage answers
                 texts.append(heading)
                 usable.append(True)
-            texts.extend(passage.sentences)
-            usable.extend(not is_meta_sentence(s) for s in passage.sentences)
+            if where != (passage.file, passage.paragraph):
+                previous, where = None, (passage.file, passage.paragraph)
+            for sentence in passage.sentences:
+                texts.append(sentence)
+                usable.append(not is_meta_sentence(sentence))
+                if previous and _PRONOUN_START.match(sentence) and usable[-1]:
+                    # "He drives back to Scranton and asks her out": read with the sentence before,
+                    # which says who "he" is.
+                    texts.append(f"{previous} {sentence}")
+                    usable.append(True)
+                previous = sentence
             start.append(len(texts))
         vectors = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, 1), np.float32)
         codes, scale = quantize(vectors) if texts else (np.zeros((0, 0), np.uint8), np.ones(0, np.float32))
