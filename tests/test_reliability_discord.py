@@ -214,6 +214,7 @@ async def test_429_with_a_short_retry_is_retried_and_sent_once_on_both_paths(
     transport.script["/webhooks/"] = [rate_limited(0.05)]
     await bot.tree._call(real_interaction(bot, QUESTION))  # the tree, as on Discord
     followups = transport.sent("/webhooks/")
+    assert transport.calls[0][1].endswith("/callback") and transport.calls[0][2]["type"] == 5  # deferred
     assert [b["content"] for b in followups] == [expected[0], *expected]  # the 429, then the retry
     _no_pings(followups[-1])
 
@@ -533,3 +534,33 @@ async def test_gateway_resume_firing_on_ready_again_neither_resyncs_nor_reloads(
     finally:
         await bot.close()
         await settings.close()
+
+
+# ---------------------------------------------------------------------- a corrupt settings file
+
+
+@session_loop
+async def test_a_corrupt_settings_database_falls_back_to_tag_and_is_kept_aside(
+    engine: Engine, tmp_path: Path
+) -> None:
+    channel = FakeChannel("jj-talk")
+    path = tmp_path / "data" / "settings.sqlite3"
+    store = await SettingsStore.open(path)
+    guild_id = 700_000_000_000_000_001  # the fake interactions' server
+    await store.set_mode(guild_id, "off", channel.id)
+    for other in range(300):  # enough rows for a second page to scribble over
+        await store.set_mode(guild_id, "hide", other)
+    await store.close()
+    data = bytearray(path.read_bytes())
+    data[4096 : 4096 + 512] = b"\xab" * 512
+    path.write_bytes(bytes(data))
+
+    async with open_services(engine, tmp_path) as s:  # the bot starts on the same file
+        aside = s.settings.recovered_from
+        assert aside is not None and aside.read_bytes() == bytes(data)  # kept for a human to inspect
+        asked = s.interaction(channel=channel)
+        await invoke(s.bot, command(s.bot, "ask"), asked, question=QUESTION)
+        assert "||" in (asked.answers[0].content or "")  # the lost "off" became the default "tag"
+        mod = s.interaction(permissions=MODERATOR)
+        await invoke(s.bot, command(s.bot, "spoilers mode"), mod, mode="off", channel=channel)
+        assert await s.settings.get_mode(guild_id, channel.id) == "off"  # the fresh file works

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_discord_support import ADMIN, Services, command, invoke, open_services
+from test_reply import parse
 
 from bot import cli
 from bot.discord_app.cogs.admin import ALREADY_RUNNING
@@ -370,6 +371,32 @@ async def test_an_empty_corpus_publishes_nothing_through_discord(services: Servi
     await invoke(services.bot, command(services.bot, "reindex"), admin)
     assert "Reindex failed" in admin.texts[-1] and "no readable articles" in admin.texts[-1]
     assert engine.version == version and _versions(engine.store) == versions
+
+
+@session_loop
+async def test_a_failing_spoiler_detector_tags_every_passage(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spoiler status unknown: the reindex goes on, says so, and every quote is tagged whole."""
+    engine = services.engine
+    (engine.corpus_dir / "010-trish.md").write_text(_article("Luke", 6), encoding="utf-8")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("classifier exploded")
+
+    monkeypatch.setattr("bot.index.builder.detect_spoilers", broken)
+    admin = services.interaction(permissions=ADMIN)
+    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    assert admin.texts[-1].startswith("Reindex done") and "spoiler detection failed" in admin.texts[-1]
+    assert engine.snapshot is not None
+    assert all(p.spoiler is None for p in engine.snapshot.index.passages)
+    asked = services.interaction()
+    await invoke(services.bot, command(services.bot, "ask"), asked, question=QUESTION)
+    quotes = [line for a in asked.answers for line in (a.content or "").splitlines() if line.startswith("> ")]
+    assert quotes
+    for line in quotes:
+        outside, inside, _, _ = parse(line[2:])
+        assert outside.strip() in ("Finale spoiler:", "") and inside.strip()
 
 
 # ---------------------------------------------------------------------- Discord and CLI at once
