@@ -206,6 +206,8 @@ def test_season_length_sections_and_focus() -> None:
     assert not article_focus("Luke Cage season one recap", ["Here is everything, including the ending."])
     assert not article_focus("The Office season 3 recap", ["The finale is discussed below, so be warned."])
     assert not article_focus("A review", ["Heavy spoilers for all 37 episodes of Death Note below."])
+    assert article_focus("An interview", ["We spoke to her about the role, the stunts and the ending."])
+    assert not article_focus("An interview", ["They chatted with us about the hit series and season 2."])
 
 
 def test_plain_text_heading_lines_place_their_sections(embedder: Embedder) -> None:
@@ -224,6 +226,23 @@ def test_plain_text_heading_lines_place_their_sections(embedder: Embedder) -> No
     flagged = {t.text: t.flagged for t in traces}
     assert not flagged["Nora takes the job at the lighthouse and meets the keeper's son."]
     assert flagged["Nora leaves the island on the last ferry, and the keeper's son stays behind."]
+
+
+def test_faq_answers_and_reported_speech(embedder: Embedder) -> None:
+    art = Article(
+        ArticleMeta(file="faq.html", title="Harbor Town: your questions answered"),
+        (
+            Paragraph("The show follows a harbour town in winter.", heading="What is it about?"),
+            Paragraph(
+                "Ren, the harbour master's daughter. In the finale, she opens the gate to the smugglers.",
+                heading="Who is the traitor?",
+            ),
+        ),
+    )
+    _, traces = detect_with_trace([art], passages_of(art), embedder.embed)
+    flagged = {t.text: t.flagged for t in traces}
+    assert flagged["Ren, the harbour master's daughter."]
+    assert not flagged["The show follows a harbour town in winter."]
 
 
 # --------------------------------------------------------------------------- show and season
@@ -413,6 +432,9 @@ def test_render_wraps_runs_of_flagged_sentences() -> None:
 # then became tuning data. `blind-final` was written after those changes and scored once (recall
 # 0.62, precision 1.0: reality-show wording, story verbs read as business news, pronoun-only
 # quotes), then fixed in part (its pronoun-only interview quotes are still missed).
+# `blind-final-2` was written after that and scored once (recall 0.53, precision 0.88, one decoy:
+# FAQ answers opening with a name, a competition's "reached the final night", an interview "about
+# the ending" whose quotes name no one), then fixed in part.
 FLOORS: dict[str, tuple[float, float]] = {
     "tuning": (0.95, 0.9),
     "fresh": (0.95, 0.9),
@@ -421,6 +443,7 @@ FLOORS: dict[str, tuple[float, float]] = {
     "blind-b": (0.95, 0.88),
     "blind-c": (0.95, 0.88),
     "blind-final": (0.8, 0.95),
+    "blind-final-2": (0.9, 0.9),
 }
 
 
@@ -441,7 +464,7 @@ def held_out(embedder: Embedder) -> dict[str, SpoilerScore]:
 def test_held_out_articles_pooled(held_out: dict[str, SpoilerScore]) -> None:
     caught = sum(s.caught for s in held_out.values())
     total = sum(s.total for s in held_out.values())
-    assert total >= 140
+    assert total >= 155
     assert caught / total >= 0.97, [s.missed for s in held_out.values()]
     assert sum(len(s.decoys) for s in held_out.values()) <= 1, [s.decoys for s in held_out.values()]
 

@@ -201,6 +201,12 @@ _FINALE_WARNING = re.compile(
     r"|\b(?:this|our) (?:[\w&'-]+ ){0,2}(?:discuss\w*|covers?|reveals?|names?|gives? away|spoils?|contains?"
     r"|goes into)\b"
 )
+_ABOUT_THE_ENDING = re.compile(
+    r"\b(?:we|i) (?:\w+ )?(?:spoke|talked|chatted|caught up|sat down)\b[^.]{0,60}\b(?:about|after|to discuss"
+    r"|on)\b"
+    r"[^.]{0,60}\b(?:the (?:\w+ )?(?:finale|ending|last episode|final episode)|how (?:it|the \w+) ends)\b"
+    r"|\b(?:sat down|spoke|talked) with us (?:to (?:talk|chat) )?about the (?:\w+ )?(?:finale|ending)\b"
+)
 _WINNER = re.compile(r"\b(?:winner|wins|won|crowned|champion)\b")
 
 
@@ -209,6 +215,9 @@ def article_focus(title: str, sentences: Sequence[str]) -> bool:
     finale, the ending or the winner ("... on the Wrenfield finale", "X ending explained", "this
     recap names the winner"), not a whole season "including the ending"."""
     candidates = [title, *(s for s in sentences[:12] if is_warning(s))]
+    # The interviewer says what the talk was about: "We spoke to her about the role and the ending."
+    if any(_ABOUT_THE_ENDING.search(normalise(s)) for s in sentences[:12]):
+        return True
     for text in candidates:
         if not text:
             continue

@@ -207,6 +207,14 @@ FUTURE = re.compile(
 PREMISE = re.compile(
     r"\b(?:show|series|season|drama|comedy|thriller)? ?(?:follows|centres on|centers on|revolves around)\b"
     r"|\bis (?:about(?! to)|set in|set on|based on)\b|\btells the story of\b|\bthe story of\b|\bstars as\b"
+    # competitions: "Outpost drops sixteen strangers on an island", "Fourteen queens competed for the crown"
+    r"|\b(?:drops|dropped|puts|put|sends|sent|strands|stranded|pits|pitted|brings|brought)"
+    r" (?:\w+ ){0,2}(?:strangers|contestants|players|bakers|chefs|cooks|designers|couples|singles|queens"
+    r"|teams|hopefuls|amateurs|competitors|castaways|sewers|potters)\b"
+    r"|\b(?:strangers|contestants|players|bakers|chefs|cooks|designers|couples|singles|queens|teams|hopefuls"
+    r"|amateurs|competitors|castaways|sewers|potters) (?:\w+ )?(?:compete|competed|competing|battle|battled"
+    r"|vie|vied)"
+    r" (?:for|to|in|over)\b"
 )
 # Counterfactuals and wishes describe what did *not* happen.
 HYPOTHETICAL = re.compile(

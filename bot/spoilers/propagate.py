@@ -58,6 +58,7 @@ SECTION_MIDSEASON_PENALTY = 0.6  # its heading places the section before the end
 SECTION_ANY = 0.05  # any narrative sentence under a heading that puts its section at the ending
 FOCUS_ANY = 0.0  # any narrative sentence of an article about the finale
 FOCUS_TIMED = 0.3  # ...and any sentence there naming the ending (not only talking about it)
+ANSWER_WORDS = 8  # a paragraph's opening answer this short goes with the reveal after it
 
 _SECTION = "in a finale section"
 _FOCUS = "in an article about the finale"
@@ -104,7 +105,7 @@ _SPECULATION = re.compile(
     r"\bnext (?:season|series|year)\b|\b(?:season|series)\b[^.]{0,40}\b(?:will|would|might|is set to"
     r"|is going to)\b"
     r"|\bwe'll see\b|\b(?:i|we|you)'d (?:love|like)\b|\bwould love\b|\bhopes? (?:to|that)\b"
-    r"|\bfind out what happens\b"
+    r"|\bfind out what happens\b|\bwhat happens next\b"
     r"|\bwill (?:return|be back|come back)\b|\bupcoming\b|\bsequel\b|\bspin-?off\b"
     r"|\bwill\b[^.]*\b(?:rest of the (?:show|series)|from now on|going forward)\b",
     re.I,
@@ -152,6 +153,7 @@ class Sentence:
     is_heading: bool = False  # a plain-text heading line
     setup: bool = False  # the premise or the cast: "X follows a detective", "Y plays Z"
     character: bool = False  # names someone who is not an actor, critic or interviewee
+    reaches_final: bool = False  # "X made it to the final": placed before it, the next is not
     flagged: bool = False
     seed: bool = False
     reason: str = ""  # why it was flagged: "alone", "fact", "echo", "continues"
@@ -187,6 +189,9 @@ def annotate(
         # "before the finale" places the sentence early, unless it tells an outcome of its own
         # ("Peppermint, the first trans contestant to reach the finale, was named runner-up").
         own_mid = cues["mid_marker"] or (cues["away"] and not cues["event"])
+        # "Four players reached the final night": itself the semi-final's outcome, but what
+        # follows it is the final.
+        s.reaches_final = cues["away"] and not cues["mid_marker"]
         if own_mid and not timed and season_length and _last_episode(s.text, season_length):
             timed, own_mid = True, False  # "in episode 22" of a 22-episode season
         s.section = section_of(s.heading, season_length, last_numbered)
@@ -195,7 +200,7 @@ def annotate(
         inherits = (
             previous is not None
             and previous.paragraph == s.paragraph
-            and (previous.midseason or previous.setup)
+            and ((previous.midseason and not previous.reaches_final) or previous.setup)
         )
         s.own_midseason = own_mid and not timed
         s.midseason = (own_mid or inherits or s.section == "mid") and not timed
@@ -208,7 +213,11 @@ def annotate(
         s.setup = cues["premise"] or bool(_CASTING.search(s.text))
         s.future = bool(_SPECULATION.search(s.text))
         s.announces = timed and not cues["event"] and not (s.blocked or s.hypothetical or s.framing)
-        s.evaluative = cues["evaluative"] or bool(_AS_GOOD.search(s.text))
+        # Praise or criticism of the show ("the finale is quieter", "the best arc"), not a word of
+        # the story ("a great spell", "she slowly realises").
+        s.evaluative = bool(_AS_GOOD.search(s.text)) or (
+            cues["evaluative"] and bool(_JUDGED.search(s.text) or _OPINION.search(s.text))
+        )
         outside = _outside_quotes(s.text)
         s.meta = bool(_META.search(outside)) or any(
             m["who"].casefold() in actors for m in _REPORTING.finditer(outside)
@@ -252,6 +261,7 @@ def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int],
     if fact_rows:
         _facts(sentences, vectors, vectors[fact_rows])
     _echoes(sentences, vectors)
+    _answers(sentences)
     changed = True
     while changed:
         changed = False
@@ -262,6 +272,29 @@ def decide(sentences: list[Sentence], vectors: np.ndarray, fact_rows: list[int],
             if reason:
                 s.flagged = changed = True
                 s.reason = reason
+
+
+def _answers(sentences: list[Sentence]) -> None:
+    """A short answer that opens the paragraph after a question ("Yes.", "Ren, Kiyomi's roommate
+    and best friend.") says what the reveal right after it says: "Who is the traitor?" "Ren. In
+    the final episode, she opens the gate ..."."""
+    for position in range(len(sentences) - 1):
+        first, second = sentences[position], sentences[position + 1]
+        if not second.flagged or first.flagged or first.paragraph != second.paragraph:
+            continue
+        before = sentences[position - 1] if position else None
+        if before is not None and before.paragraph == first.paragraph:
+            continue  # not the paragraph's first sentence
+        asked = (first.heading or "").rstrip().endswith("?") or (
+            before is not None and before.text.rstrip().endswith("?")
+        )
+        if (
+            asked
+            and len(first.text.split()) <= ANSWER_WORDS
+            and not (first.blocked or first.own_midseason or first.meta or first.is_heading or first.framing)
+        ):
+            first.flagged = True
+            first.reason = "answers the question the next sentence reveals"
 
 
 def _talk_about_ending(s: Sentence) -> bool:
@@ -448,6 +481,12 @@ def _outside_quotes(text: str) -> str:
 
 
 _AS_GOOD = re.compile(r"\b(?:as|so|very|really|too) (?:good|bad)\b", re.I)
+_JUDGED = re.compile(
+    r"\b(?:episodes?|hours?|seasons?|series|show|finale|ending|performances?|writing|script|television|tv"
+    r"|scenes?|acting|direction|arcs?|twists?|cast|pacing|fans|critics|viewers|audiences?|it|this|that)\b",
+    re.I,
+)
+_OPINION = re.compile(r"\b(?:i|we) (?:think|thought|loved?|hated?|felt|found|wish|wanted)\b", re.I)
 
 
 def _announces_ending(heading: str | None) -> bool:
