@@ -200,6 +200,14 @@ def test_inline_said_colon_speaker() -> None:
     assert speakers(passages) == [(0, "Vincent D’Onofrio"), (1, "Noor Haddad"), (2, None)]
 
 
+def test_an_inline_quote_names_the_speaker_of_its_own_passage_only() -> None:
+    long = " ".join(f"The middle episodes drag in scene {n} of the season." for n in range(1, 9))
+    passages = cut(f"{long} My colleague Arno Weiss put it best: “It is a show about a crown nobody wants.”")
+    assert len(passages) > 1
+    assert passages[-1].speaker == "Arno Weiss"
+    assert all(p.speaker is None for p in passages[:-1])
+
+
 def test_said_after_the_quote_names_the_speaker_without_the_full_stop() -> None:
     passages = cut("“Nobody expected that ending,” said Elden Henson.")
     assert passages[0].speaker == "Elden Henson"

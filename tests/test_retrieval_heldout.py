@@ -24,6 +24,7 @@ SETS = Path(__file__).parent / "fixtures" / "retrieval"
 FLOORS = {
     "alpha": (0.83, 0.88, 0.85),
     "beta": (0.77, 0.85, 0.85),
+    "gamma": (0.77, 0.84, 0.75),  # written last and scored once: the honest estimate
 }
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
 

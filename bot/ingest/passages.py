@@ -46,8 +46,10 @@ def article_passages(article: Article) -> list[Passage]:
         if in_quote:
             text = _strip_outer_quotes(text)
         sentences = split_sentences(text)
-        speaker_here = speaker if in_quote else _inline_speaker(text)
         for group in _group(sentences):
+            # An inline quote ("Our critic, Noor Haddad, summed it up: “…”") names the speaker of
+            # its own sentences only, not of the critic's words around it in the same paragraph.
+            speaker_here = speaker if in_quote else _inline_speaker(" ".join(group))
             passages.append(
                 Passage(
                     id=f"{article.meta.file}#{len(passages)}",
