@@ -89,3 +89,43 @@ def test_held_out_retrieval_floors(scores: dict[str, dict[str, float]], name: st
     assert got["hit1"] >= hit1, got
     assert got["mrr"] >= mrr, got
     assert got["abstain"] >= abstain, got
+
+
+def test_sentence_vectors_round_trip_and_best_sentence(tmp_path: Path) -> None:
+    """Saved compact sentence vectors give each passage its best usable sentence's cosine; warnings
+    never count, FAQ headings do, and a pronoun-led sentence is also read with the one before it."""
+    import numpy as np
+
+    from bot.models import Passage
+    from bot.search.sentences import SentenceVectors
+
+    rng = np.random.default_rng(7)
+    table: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        for text in texts:
+            if text not in table:
+                vector = rng.standard_normal(16).astype(np.float32)
+                table[text] = vector / np.linalg.norm(vector)
+        return np.stack([table[t] for t in texts])
+
+    passages = [
+        Passage("a#0", "a", "Spoilers ahead for season 1! Mara finds the logbook.",
+                ("Spoilers ahead for season 1!", "Mara finds the logbook."), paragraph=0),
+        Passage("a#1", "a", "She burns it.", ("She burns it.",), paragraph=0),
+        Passage("a#2", "a", "Yes.", ("Yes.",), heading="Does Jory survive?", paragraph=1),
+    ]  # fmt: skip
+    built = SentenceVectors.build(passages, embed)
+    built.save(tmp_path)
+    loaded = SentenceVectors.load(tmp_path, count=3, dimension=16)
+    assert loaded is not None
+    assert "Mara finds the logbook. She burns it." in table and "Does Jory survive?" in table
+    query = table["Spoilers ahead for season 1!"]
+    best = loaded.best(np.array([0, 1, 2]), query)
+    expected = [
+        table["Mara finds the logbook."] @ query,  # the warning itself is left out
+        max(table["She burns it."] @ query, table["Mara finds the logbook. She burns it."] @ query),
+        max(table["Does Jory survive?"] @ query, table["Yes."] @ query),
+    ]
+    assert np.allclose(best, expected, atol=0.03)
+    assert SentenceVectors.load(tmp_path, count=4, dimension=16) is None  # not this index's passages

@@ -13,14 +13,16 @@ Storage (in the version's `search/` folder, built with the index): one byte per 
 sentence (`sentences.q8.npy`, the same quantisation as the passage scan, `bot.index.compact`) with
 its per-dimension scale, the first sentence row of every passage (`sentences.start.npy`, n + 1
 int64) and whether each sentence may count (`sentences.usable.npy`). About 384 bytes a sentence on
-disk, memory-mapped, and read only for the few dozen passages a question re-ranks. The vectors are
-the ones the spoiler engine already computed for every sentence, so building them costs no model
-time.
+disk, memory-mapped and read with pread only for the passages a question re-ranks; the start
+offsets and usable flags (9 bytes a passage and sentence) are held in memory. The sentences'
+vectors are the ones the spoiler engine already computed, so building costs model time only for
+FAQ headings and pronoun-led sentences read with the sentence before them.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +39,27 @@ log = logging.getLogger(__name__)
 Embed = Callable[[Sequence[str]], np.ndarray]
 _PRONOUN_START = re.compile(r"^[\"“‘']?(he|she|they|his|her|their|it|its|this|that|him|them)\b", re.I)
 _FILES = ("sentences.q8.npy", "sentences.scale.npy", "sentences.start.npy", "sentences.usable.npy")
+
+
+def _read_blocks(matrix: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Rows first[i] .. first[i] + counts[i] of a memory-mapped .npy matrix, block after block, read
+    with one pread per block (touching scattered rows through the map would pull whole page-cache
+    folios into the process's memory; see bot.index.compact.read_rows)."""
+    filename, offset = getattr(matrix, "filename", None), getattr(matrix, "offset", None)
+    if not filename or not isinstance(offset, int) or not matrix.flags.c_contiguous:
+        rows = np.concatenate([np.arange(f, f + c) for f, c in zip(first, counts, strict=True)])
+        return np.asarray(matrix[rows])
+    size = int(np.prod(matrix.shape[1:], dtype=np.int64)) * matrix.dtype.itemsize
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        data = b"".join(
+            os.pread(fd, int(c) * size, offset + int(f) * size)
+            for f, c in zip(first, counts, strict=True)
+            if c
+        )
+    finally:
+        os.close(fd)
+    return np.frombuffer(data, dtype=matrix.dtype).reshape((-1, *matrix.shape[1:]))
 
 
 class SentenceVectors:
@@ -94,8 +117,8 @@ class SentenceVectors:
         try:
             codes = np.load(folder / _FILES[0], mmap_mode="r", allow_pickle=False)
             scale = np.load(folder / _FILES[1], allow_pickle=False)
-            start = np.load(folder / _FILES[2], mmap_mode="r", allow_pickle=False)
-            usable = np.load(folder / _FILES[3], mmap_mode="r", allow_pickle=False)
+            start = np.load(folder / _FILES[2], allow_pickle=False)  # 8 bytes a passage, in memory
+            usable = np.load(folder / _FILES[3], allow_pickle=False)  # 1 byte a sentence
         except (OSError, ValueError) as exc:
             log.warning("sentence vectors in %s unreadable (%s); scoring passages only", folder, exc)
             return None
@@ -121,9 +144,8 @@ class SentenceVectors:
         owner = np.repeat(np.arange(rows.size), counts)
         offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         sentence_rows = first[owner] + offsets
-        order = np.argsort(sentence_rows, kind="stable")  # sorted reads from the memory map
         codes = np.empty((total, self.codes.shape[1]), dtype=np.float32)
-        codes[order] = self.codes[sentence_rows[order]]
+        codes[:] = _read_blocks(self.codes, first, counts)
         folded = np.asarray(query, dtype=np.float32) * self.scale
         scores = codes @ folded - np.float32(ZERO * folded.sum())
         scores[~np.asarray(self.usable[sentence_rows], dtype=bool)] = np.nan
