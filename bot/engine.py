@@ -179,13 +179,10 @@ class Engine:
         watched: Mapping[str, int] | None = None,
         exclude: Sequence[str] = (),
     ) -> Answer:
-        query = self.resolve(question, history)
-        if query.problem:
-            return Answer(question=question, messages=[query.problem])
-        snapshot = self._snapshot
-        if snapshot is None:
-            return self._unavailable(question)
-        texts = self._texts_to_embed(snapshot, query)
+        prepared = self._prepare(question, history)
+        if isinstance(prepared, Answer):
+            return prepared
+        snapshot, query, texts = prepared
         vectors = dict(zip(texts, self.embedder.embed(list(texts.values())), strict=True))
         if self.embedder.variant != snapshot.index.variant:
             return self._foreign(question, snapshot)
@@ -202,19 +199,29 @@ class Engine:
         exclude: Sequence[str] = (),
     ) -> Answer:
         """Answer without blocking the event loop: model on its worker, search on a thread."""
-        query = self.resolve(question, history)
-        if query.problem:
-            return Answer(question=question, messages=[query.problem])
-        snapshot = self._snapshot
-        if snapshot is None:
-            return self._unavailable(question)
-        texts = self._texts_to_embed(snapshot, query)
+        prepared = self._prepare(question, history)
+        if isinstance(prepared, Answer):
+            return prepared
+        snapshot, query, texts = prepared
         vectors = dict(zip(texts, await self.embedder.embed_async(list(texts.values())), strict=True))
         if self.embedder.variant != snapshot.index.variant:
             return self._foreign(question, snapshot)
         return await asyncio.to_thread(
             self._answer, snapshot, question, query, vectors, k, mode, watched or {}, exclude
         )
+
+    def _prepare(
+        self, question: str, history: Sequence[str]
+    ) -> Answer | tuple[Snapshot, Query, dict[str, str]]:
+        """Everything before the model call: an early answer (empty, too long, no index), or the
+        snapshot this answer will use, the resolved query and the texts to embed."""
+        query = self.resolve(question, history)
+        if query.problem:
+            return Answer(question=question, messages=[query.problem])
+        snapshot = self._snapshot
+        if snapshot is None:
+            return self._unavailable(question)
+        return snapshot, query, self._texts_to_embed(snapshot, query)
 
     def _foreign(self, question: str, snapshot: Snapshot) -> Answer:
         """The embedder fell back to a backend whose vectors do not match the index's."""
