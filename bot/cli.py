@@ -196,7 +196,7 @@ def answer_json(row_id: Any, answer) -> dict[str, Any]:  # type: ignore[no-untyp
                 "title": h.article.title,
                 "speaker": h.passage.speaker,
                 "score": round(h.score, 4),
-                "spoiler": is_spoiler(h.passage),
+                "spoiler": answer.cautious or is_spoiler(h.passage),
             }
             for h in answer.hits
         ],

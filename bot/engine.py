@@ -23,7 +23,7 @@ from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.models import Answer, ArticleMeta
-from bot.reply import DECLINE, SpoilerMode, compose
+from bot.reply import DECLINE, SpoilerMode, asks_about_ending, compose
 from bot.search.retriever import Retriever, SearchSettings, wants_quote
 from bot.text import clean_question
 
@@ -278,8 +278,12 @@ class Engine:
             prefer_speakers=prefer_speakers,
         )
         answer = Answer(question=question, hits=hits, answered=bool(hits))
+        cautious = asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context))
+        answer.cautious = cautious
         if query.who_said_that and hits:
-            answer.messages = [_who_said(hits[0])] + compose(answer, hits[:1], mode=mode, watched=watched)
+            answer.messages = [_who_said(hits[0])] + compose(
+                answer, hits[:1], mode=mode, watched=watched, cautious=cautious
+            )
             answer.messages = (
                 ["\n".join(answer.messages)] if sum(map(len, answer.messages)) < 1900 else answer.messages
             )
@@ -287,7 +291,9 @@ class Engine:
         if not hits and query.skip:
             answer.messages = ["That's all I have on that."]
             return answer
-        answer.messages = compose(answer, hits, mode=mode, watched=watched) if hits else [DECLINE]
+        answer.messages = (
+            compose(answer, hits, mode=mode, watched=watched, cautious=cautious) if hits else [DECLINE]
+        )
         return answer
 
 

@@ -132,6 +132,7 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     answered: bool = False
     held_back: int = 0  # finale passages left out because the channel's spoiler mode is `hide`
+    cautious: bool = False  # an outcome question: every quoted sentence is tagged (see reply.py)
     messages: list[str] = field(default_factory=list)  # the exact Discord message(s) to post
     # ids of hits the messages leave out for lack of room (not shown, so "more" may show them later)
     unshown: list[str] = field(default_factory=list)

@@ -41,16 +41,38 @@ def spoiler_hint(spoiler: SpoilerInfo | None) -> str:
     return f"{spoiler.show}{season} finale:"
 
 
-def render_quote(hit: Hit, mode: SpoilerMode, watched: Mapping[str, int]) -> str:
-    """One quote as a block quote plus an attribution line."""
+ENDING_QUESTION = re.compile(
+    r"\b(end(s|ed|ing|ings)?|finale|final episode|last episode|di(e|es|ed|ing)|death|dead"
+    r"|kill(s|ed|ing|er)?|surviv(e|es|ed|ing)|win(s|ner|ning)?|won|twist|cliffhanger"
+    r"|happens? (to|at the end)|what happened)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_ending(text: str) -> bool:
+    """Questions whose answer is an outcome ("how does it end", "does X die", "who wins")."""
+    return bool(ENDING_QUESTION.search(text))
+
+
+def render_quote(hit: Hit, mode: SpoilerMode, watched: Mapping[str, int], *, cautious: bool = False) -> str:
+    """One quote as a block quote plus an attribution line.
+
+    `cautious` is for answers to questions about an outcome: whatever the detector missed there
+    is exactly what the fan must not see by accident, so every sentence of the quote is tagged.
+    """
     passage = hit.passage
     plain = mode == "off" or watched_covers(passage.spoiler, watched)
     flags = passage.spoiler.flags if passage.spoiler is not None else None
+    hint = spoiler_hint(passage.spoiler)
+    if cautious and not plain:
+        if flags is not None and not any(flags):
+            hint = "May reveal what happens:"
+        flags = None  # tag every sentence
     body = render_sentences(
         passage.sentences,
         flags,
         mode="off" if plain else "tag",
-        hint=None if plain else spoiler_hint(passage.spoiler),
+        hint=None if plain else hint,
     )
     return f"> {body}\n{attribution(hit)}"
 
@@ -74,6 +96,7 @@ def compose(
     mode: SpoilerMode = "tag",
     watched: Mapping[str, int] | None = None,
     max_quotes: int = MAX_QUOTES_SHOWN,
+    cautious: bool = False,
 ) -> list[str]:
     """The message(s) for an answer; fills `answer.held_back` in `hide` mode and `answer.unshown`
     with the hits left out for lack of room (beyond `max_quotes`, or past the first message)."""
@@ -97,7 +120,7 @@ def compose(
     blocks: list[str] = []
     used = 0
     for hit in shown[:max_quotes]:
-        block = render_quote(hit, mode, watched)
+        block = render_quote(hit, mode, watched, cautious=cautious)
         if blocks and used + len(block) + 2 > MESSAGE_LIMIT - 120:
             break
         blocks.append(block)

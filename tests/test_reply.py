@@ -321,3 +321,18 @@ def test_any_text_gives_safe_messages(
             for i, (_, flag) in enumerate(pairs):
                 if flag:
                     assert f"S{number}Q{i}Q" not in outside
+
+
+def test_answers_about_an_outcome_tag_every_sentence_of_their_quotes(engine) -> None:
+    """Whatever the detector missed in an answer to "how does it end" is what the fan must not
+    see by accident: every quoted sentence goes inside tags (outside `off` channels)."""
+    from bot.spoilers.render import count_bars
+
+    answer = engine.ask_sync("how does jessica feel after killing kilgrave")
+    assert answer.answered
+    for block in answer.messages[0].split("\n\n"):
+        quote = block.splitlines()[0]
+        assert quote.startswith("> ")
+        assert quote.rstrip().endswith("||") and count_bars(quote) == 2
+    plain = engine.ask_sync("how does jessica feel after killing kilgrave", mode="off")
+    assert "||" not in plain.messages[0]
