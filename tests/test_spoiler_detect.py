@@ -512,3 +512,23 @@ def test_facts_flag_what_they_describe(embedder: Embedder) -> None:
     flags_with = [f for p in with_facts for f in p.spoiler.flags]  # type: ignore[union-attr]
     assert flags_with[1] and not flags_with[0] and not flags_with[2]
     assert sum(flags_with) >= sum(flags_without)
+
+
+def test_a_pronoun_led_sentence_continues_a_paragraph_that_opens_in_the_finale(tmp_path, embedder) -> None:
+    """"Her first act as queen…" after "In the finale, … is crowned" names nobody and no outcome
+    word, but it carries on the finale's subject: it is a reveal too."""
+    from bot.ingest.corpus import load_corpus
+    from bot.spoilers.detect import detect_spoilers
+
+    (tmp_path / "review.txt").write_text(
+        "Tin Harbour season one review\n\nBy A Critic, Some Outlet\n\n"
+        "Tin Harbour follows a fishing town that discovers its mayor is a smuggler.\n\n"
+        "In the finale, the mayor flees on a stolen trawler and Ines is elected in his place. "
+        "Her first decision is to sell the harbour to the navy.\n",
+        encoding="utf-8",
+    )
+    corpus = load_corpus(tmp_path)
+    passages = detect_spoilers(corpus.articles, corpus.passages, embedder.embed)
+    flags = {s: f for p in passages for s, f in zip(p.sentences, p.spoiler.flags, strict=True)}
+    assert flags["Her first decision is to sell the harbour to the navy."]
+    assert not flags["Tin Harbour follows a fishing town that discovers its mayor is a smuggler."]

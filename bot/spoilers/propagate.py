@@ -67,6 +67,7 @@ _ANCHORED = "placed at the ending"
 _HEADING = "under an ending heading"
 _STRONG = "continues a finale event"
 _RUN = "in a finale paragraph"
+_PRONOUN_LED = re.compile(r"^\W*(?:he|she|they|his|her|their|its|him|them)\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]+")
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]+\b")
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -384,7 +385,8 @@ def _continuation(sentences: list[Sentence], position: int) -> str:
     ):
         return _HEADING
     start = _run_start(sentences, position) if same_paragraph else None
-    narrative = (s.outcome or s.named) and not s.evaluative
+    # A sentence led by a pronoun ("Her first act as queen is …") carries on the finale's subject.
+    narrative = (s.outcome or s.named or _PRONOUN_LED.match(s.text) is not None) and not s.evaluative
     if start is not None and start.opener and narrative and s.probability >= RUN_ANY:
         return _RUN
     strong = start is not None and (start.announces or start.anchored)
