@@ -286,7 +286,7 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
             return 0
         if not question.strip():
             return 0
-        answer = engine.ask_sync(question, history=history[-4:], mode=args.mode)
+        answer = engine.ask_sync(question, history=history[-4:], mode=getattr(args, "mode", "tag"))
         history.append(question)
         for message in answer.messages:
             print(f"bot> {message}\n")

@@ -236,3 +236,16 @@ def test_a_missing_index_fails_clearly(tmp_path: Path) -> None:
     assert run.returncode != 0
     assert run.stdout == ""
     assert "no index" in run.stderr and "python -m bot index" in run.stderr
+
+
+def test_run_without_a_token_opens_the_console_over_the_same_engine(runs: Runs) -> None:
+    """The README's main command with no DISCORD_TOKEN: says how to add one, then chats."""
+    run = bot(
+        ["run", "--index", str(runs.index), "--corpus", str(runs.corpus)],
+        runs.index.parent,
+        "why did jj kill kilgrave?\nwho said that?\n\n",
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "DISCORD_TOKEN" in run.stderr
+    assert "bot> " in run.stdout and "Kilgrave" in run.stdout
+    assert "That was **Krysten Ritter**" in run.stdout
