@@ -295,3 +295,17 @@ def test_reindex_runs_the_spoiler_detector_only_on_changed_articles(
     assert seen == [{"zz-second.txt"}]
     kept = {p.id: p.spoiler for p in engine.snapshot.index.passages if p.file != "zz-second.txt"}  # type: ignore[union-attr]
     assert kept == {i: f for i, f in flags.items() if not i.startswith("zz-second.txt")}
+
+
+def test_fast_bm25_sum_equals_bm25s(tmp_path: Path) -> None:
+    from bot.search.lexical import LexicalIndex, tokens
+
+    passages, _ = synthetic(300, seed=11)
+    index = LexicalIndex([p.text for p in passages])
+    index.save(tmp_path / "bm25")
+    for lexical in (index, LexicalIndex.load(tmp_path / "bm25")):
+        for question in ("jessica kills kilgrave kilgrave", "luke harlem bar", "nothing known here"):
+            words = lexical.known(tokens(question))
+            if words:
+                want = np.asarray(lexical._model.get_scores(words), dtype=np.float32)
+                np.testing.assert_allclose(lexical._raw_scores(words), want, rtol=1e-6, atol=1e-7)

@@ -80,7 +80,9 @@ def top_indices(scores: np.ndarray, count: int) -> np.ndarray:
     """Indices of the `count` highest scores, best first, without sorting everything (1M passages)."""
     if count >= scores.size:
         return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, count)[:count]
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(scores, scores.size - count)[scores.size - count :]  # no negated copy
     return part[np.argsort(-scores[part], kind="stable")]
 
 
