@@ -82,8 +82,13 @@ def _normalise(word: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Stemmed content words of `text` (possessives and stopwords dropped, numbers as digits)."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=50_000)  # a reindex re-tokenises every unchanged passage; ~30 MB at most
+def _tokens(text: str) -> tuple[str, ...]:
     words = [n for w in _WORD.findall(fold(text)) for n in _normalise(w.split("'")[0])]
-    return _stemmer().stemWords([w for w in words if w and w not in STOPWORDS])
+    return tuple(_stemmer().stemWords([w for w in words if w and w not in STOPWORDS]))
 
 
 class LexicalIndex:
