@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from bot.search.lexical import STOPWORDS
 from bot.text import fold
@@ -24,13 +25,17 @@ def candidate_names(titles: Iterable[str], shows: Iterable[str], texts: Iterable
     """Names worth resolving abbreviations to: declared shows, names in titles, recurring names."""
     counts: Counter[str] = Counter()
     for text in texts:
-        for match in _NAME.finditer(text):
-            counts[_trim(match.group())] += 1
+        counts.update(_names_in(text))
     names = set(shows)
     for title in titles:
         names.update(_trim(m.group()) for m in _NAME.finditer(title))
     names.update(name for name, count in counts.items() if count >= 3)
     return sorted(n for n in names if n and fold(n) not in STOPWORDS)
+
+
+@lru_cache(maxsize=50_000)
+def _names_in(text: str) -> tuple[str, ...]:
+    return tuple(_trim(match.group()) for match in _NAME.finditer(text))
 
 
 _SEASON_AFTER = re.compile(r"\b([A-Z][\w'’]+(?:\s+[A-Z][\w'’]+){0,3})(?:'s)?\s+(?:season|series)\s+\w+", re.I)
@@ -41,12 +46,19 @@ def show_names(declared: Iterable[str], texts: Iterable[str]) -> list[str]:
     """Names used as shows: declared in front matter, or written as "X season N" / "season N of X"."""
     names = {n.strip() for n in declared if n.strip()}
     for text in texts:
-        for pattern in (_SEASON_AFTER, _SEASON_BEFORE):
-            for match in pattern.finditer(text):
-                name = _trim(match.group(1))
-                if name and name[0].isupper() and fold(name) not in STOPWORDS:
-                    names.add(name)
+        names.update(_show_names_in(text))
     return sorted(names, key=len, reverse=True)
+
+
+@lru_cache(maxsize=50_000)  # a reindex reads every unchanged passage again
+def _show_names_in(text: str) -> tuple[str, ...]:
+    found = []
+    for pattern in (_SEASON_AFTER, _SEASON_BEFORE):
+        for match in pattern.finditer(text):
+            name = _trim(match.group(1))
+            if name and name[0].isupper() and fold(name) not in STOPWORDS:
+                found.append(name)
+    return tuple(found)
 
 
 def _trim(name: str) -> str:

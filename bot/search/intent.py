@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -160,14 +161,19 @@ def intent_features(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray
     cue_hits = np.zeros((len(passages), len(CUES)), dtype=bool)
     meta = np.zeros(len(passages), dtype=np.float32)
     for row, passage in enumerate(passages):
-        text = fold(passage.text)
-        cue_hits[row] = [bool(c.passage.search(text)) for c in CUES]
-        if passage.spoiler is not None:
-            # The spoiler engine has read the passage: it tells how a season ends far better than
-            # the word "ending" does ("a mid-season shock rather than the ending").
-            cue_hits[row, ENDING] = passage.spoiler.any
-        meta[row] = _meta_share(passage)
+        cue_hits[row], meta[row] = _passage_intent(passage)
     return cue_hits, meta
+
+
+@lru_cache(maxsize=20_000)  # a reindex sees every unchanged passage again (10k-passage corpora)
+def _passage_intent(passage: Passage) -> tuple[tuple[bool, ...], float]:
+    text = fold(passage.text)
+    hits = [bool(c.passage.search(text)) for c in CUES]
+    if passage.spoiler is not None:
+        # The spoiler engine has read the passage: it tells how a season ends far better than
+        # the word "ending" does ("a mid-season shock rather than the ending").
+        hits[ENDING] = passage.spoiler.any
+    return tuple(hits), _meta_share(passage)
 
 
 def is_meta_sentence(sentence: str) -> bool:
