@@ -184,8 +184,6 @@ class Engine:
             return prepared
         snapshot, query, texts = prepared
         vectors = dict(zip(texts, self.embedder.embed(list(texts.values())), strict=True))
-        if self.embedder.variant != snapshot.index.variant:
-            return self._foreign(question, snapshot)
         return self._answer(snapshot, question, query, vectors, k, mode, watched or {}, exclude)
 
     async def ask(
@@ -204,8 +202,6 @@ class Engine:
             return prepared
         snapshot, query, texts = prepared
         vectors = dict(zip(texts, await self.embedder.embed_async(list(texts.values())), strict=True))
-        if self.embedder.variant != snapshot.index.variant:
-            return self._foreign(question, snapshot)
         return await asyncio.to_thread(
             self._answer, snapshot, question, query, vectors, k, mode, watched or {}, exclude
         )
@@ -262,6 +258,8 @@ class Engine:
         watched: Mapping[str, int],
         exclude: Sequence[str],
     ) -> Answer:
+        if self.embedder.variant != snapshot.index.variant:
+            return self._foreign(question, snapshot)
         retriever = snapshot.retriever
         expanded = retriever.expand(query.text)
         prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
