@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from test_discord_support import Services, open_services  # noqa: E402
 
 from bot.embedder import Embedder  # noqa: E402
 from bot.engine import Engine  # noqa: E402
@@ -46,3 +48,12 @@ def engine(seed_index: tuple[Path, Path], embedder: Embedder, tmp_path: Path) ->
     loaded = Engine(tmp_path / "corpus", tmp_path / "index", embedder=embedder)
     loaded.load()
     return loaded
+
+
+@pytest.fixture
+async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
+    """The Discord bot over a private engine, with its own settings file; reindex progress is
+    reported every 0.05 s so tests see the edits without waiting."""
+    async with open_services(engine, tmp_path) as ready:
+        ready.bot.get_cog("Admin").progress_interval = 0.05  # type: ignore[union-attr]
+        yield ready

@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from test_discord_support import ADMIN, MODERATOR, Services, command, invoke, open_services
+from test_discord_support import ADMIN, MODERATOR, Services, command, invoke
 
 from bot.discord_app.checks import GUILD_ONLY, NOT_ADMIN
 from bot.discord_app.cogs.admin import ALREADY_RUNNING
 from bot.discord_app.progress import ProgressReporter
-from bot.engine import Engine
 from bot.index.errors import IndexProblem
 
 QUESTION = "what did krysten ritter say about kilgrave"
@@ -33,13 +30,6 @@ Mike Colter said playing Luke Cage meant carrying Harlem on his shoulders every 
 
 # The fixtures (engine, services, the bot) live on the session loop; so must the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        ready.bot.get_cog("Admin").progress_interval = 0.05  # type: ignore[union-attr]
-        yield ready
 
 
 class FakeAttachment:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,12 +35,6 @@ RITTER_QUESTION = "what did krysten ritter say about kilgrave"
 
 # The fixtures (engine, services, the bot) live on the session loop; so must the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        yield ready
 
 
 def _custom_ids(view: discord.ui.View | None) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -29,12 +28,6 @@ FINALE_QUESTION = "why did jessica kill kilgrave?"
 
 # The fixtures (engine, services, the bot) live on the session loop; so must the tests.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        yield ready
 
 
 def _role(role_id: int) -> SimpleNamespace:

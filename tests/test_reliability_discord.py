@@ -48,12 +48,6 @@ CHANNEL_ID = 720_000_000_000_000_001
 session_loop = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        yield ready
-
-
 # ---------------------------------------------------------------------- a scripted Discord
 
 

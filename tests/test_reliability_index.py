@@ -19,7 +19,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_discord_support import ADMIN, Services, command, invoke, open_services
+from test_discord_support import ADMIN, Services, command, invoke
 from test_reply import parse
 
 from bot import cli
@@ -44,13 +44,6 @@ QUESTION = "what did krysten ritter say about kilgrave"
 FIXTURE_ARTICLES = ROOT / "tests" / "fixtures" / "spoilers" / "tuning" / "articles"
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        ready.bot.get_cog("Admin").progress_interval = 0.05  # type: ignore[union-attr]
-        yield ready
 
 
 def _versions(store: IndexStore) -> list[str]:

@@ -7,7 +7,6 @@ See docs/reliability.md for the whole list and which tests (here and elsewhere) 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_discord_messages import Payloads, _assert_no_pings, _channel, _member, _mention, dbot  # noqa: F401
-from test_discord_support import FakeChannel, Services, command, invoke, open_services
+from test_discord_support import FakeChannel, Services, command, invoke
 from test_reply import check_safe, hit, messages, parse
 
 from bot.discord_app.catalog import PAGE_LIMIT
@@ -32,12 +31,6 @@ PINGS = "@everyone @here <@123456789012345678> <@!123456789012345678> <@&9876543
 
 # The fixtures (engine, services, the bot) live on the session loop; so must the async tests.
 session_loop = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
-    async with open_services(engine, tmp_path) as ready:
-        yield ready
 
 
 def _no_model(*args: object, **kwargs: object) -> None:
