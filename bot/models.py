@@ -21,6 +21,8 @@ class ArticleMeta:
     url: str | None = None
     author: str | None = None
     shows: tuple[str, ...] = ()  # shows the article declares (front matter) or names in its title
+    title_spoils: bool = False  # the headline gives a finale away (decided at index time)
+    slug_spoils: bool = False  # so does the URL's last path segment
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -29,7 +31,8 @@ class ArticleMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ArticleMeta:
-        return cls(**{**data, "shows": tuple(data.get("shows") or ())})
+        known = {name: data[name] for name in cls.__slots__ if name in data}
+        return cls(**{**known, "shows": tuple(data.get("shows") or ())})
 
 
 @dataclass(frozen=True, slots=True)

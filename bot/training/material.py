@@ -1,0 +1,116 @@
+"""The fanqa corpus as the bot reads it: articles through the real ingest, sentences matched to labels.
+
+Training sees exactly what index time sees (the same readers, passages and sentence splitter), so
+a label is matched to the bot's own sentences, not to the writer's. Vectors are cached by text
+under `.cache/train/` (a reproducible cache: deleting it changes nothing but the time).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.ingest.corpus import Corpus, load_corpus
+from bot.models import Article, Passage
+from bot.training.dataset import FanQA
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "train"
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                         "\u2014": "-", "\u2026": "...", "\u00a0": " "})  # fmt: skip
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def norm(text: str) -> str:
+    """Loose form for matching labels to sentences (the evaluator's normalisation, in short)."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().split())
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(norm(text))
+
+
+def covers(container: str, sentence: str, share: float = 0.8) -> bool:
+    """`sentence` is in `container`: as a substring, or most of its words in order."""
+    c, s = norm(container), norm(sentence)
+    if s and s in c:
+        return True
+    sw = words(sentence)
+    if len(sw) < 4:
+        return False
+    blocks = difflib.SequenceMatcher(None, sw, words(container), autojunk=False).get_matching_blocks()
+    return sum(b.size for b in blocks) / len(sw) >= share
+
+
+def matches(sentence: str, label: str) -> bool:
+    """The bot's sentence and a labelled sentence are (part of) the same text."""
+    return covers(label, sentence) or covers(sentence, label)
+
+
+@dataclass(slots=True)
+class Material:
+    data: FanQA
+    corpus: Corpus
+    articles: dict[str, Article]
+    passages_of: dict[str, list[Passage]]
+
+    @classmethod
+    def read(cls, data: FanQA) -> Material:
+        corpus = load_corpus(data.root / "articles")
+        for problem in corpus.problems:
+            log.warning("fanqa: %s", problem)
+        passages_of: dict[str, list[Passage]] = {}
+        for passage in corpus.passages:
+            passages_of.setdefault(passage.file, []).append(passage)
+        return cls(data, corpus, {a.meta.file: a for a in corpus.articles}, passages_of)
+
+
+class VectorCache:
+    """MiniLM vectors by text hash, kept on disk between training runs (float16, like the index)."""
+
+    def __init__(self, embed, variant: str, folder: Path = CACHE_DIR) -> None:  # type: ignore[no-untyped-def]
+        self._embed = embed
+        self._path = folder / f"vectors-{variant}.npz"
+        self._vectors: dict[bytes, np.ndarray] = {}
+        if self._path.is_file():
+            try:
+                with np.load(self._path, allow_pickle=False) as stored:
+                    for key, row in zip(stored["keys"], stored["vectors"], strict=True):
+                        self._vectors[bytes(key)] = row
+            except (OSError, ValueError, KeyError):
+                log.warning("training vector cache unreadable; embedding again")
+        self._dirty = False
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode("utf-8")).digest()[:16] for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items(),
+                         key=lambda kv: len(kv[1]))
+        for start in range(0, len(missing), 256):
+            chunk = missing[start : start + 256]
+            vectors = np.asarray(self._embed([t for _, t in chunk]), dtype=np.float32).astype(np.float16)
+            for (key, _), vector in zip(chunk, vectors, strict=True):
+                self._vectors[key] = vector
+            self._dirty = True
+        if not keys:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self._vectors)
+        tmp = self._path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), 16),
+                 vectors=np.stack([self._vectors[k] for k in keys]))
+        tmp.replace(self._path)
+        self._dirty = False
