@@ -61,6 +61,19 @@ def _parser(config: Config) -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the Discord bot (the console when no token is set)")
     paths(p, corpus=True)
+
+    p = sub.add_parser("add", help="fetch an article page by URL into the corpus, then reindex")
+    paths(p, corpus=True)
+    p.add_argument("url", help="http(s) link to the article page")
+    p.add_argument("--replace", action="store_true", help="overwrite a saved page of the same name")
+    p.add_argument("--no-reindex", action="store_true", help="only save the page")
+
+    p = sub.add_parser("train", help="fit the learned models on datasets/fanqa and write their artifact")
+    p.add_argument("--cv", action="store_true", help="cross-validated figures only; write nothing")
+    p.add_argument("--report", action="store_true", help="print the figures stored in the shipped artifact")
+    p.add_argument(
+        "--final-test", action="store_true", help="also score the locked test shows (once, at the very end)"
+    )
     return parser
 
 
@@ -73,7 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     _quiet_libraries()
-    handler = {"index": cmd_index, "ask": cmd_ask, "passages": cmd_passages, "chat": cmd_chat, "run": cmd_run}
+    handler = {
+        "index": cmd_index,
+        "ask": cmd_ask,
+        "passages": cmd_passages,
+        "chat": cmd_chat,
+        "run": cmd_run,
+        "train": cmd_train,
+        "add": cmd_add,
+    }
     try:
         return handler[args.command](args, config)
     except KeyboardInterrupt:
@@ -308,3 +329,47 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
         print("The Discord front end is not installed in this build; opening the console.", file=sys.stderr)
         return cmd_chat(args, config)
     return run_bot(config, args)
+
+
+def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    """Figures as readable lines on stderr and, last on stdout, one JSON line of FIGURE_KEYS."""
+    from bot.training.run import FIGURE_KEYS, stored_figures, train
+
+    if args.report:
+        figures = stored_figures()
+        if figures is None:
+            print("error: no learned artifact is shipped; run python -m bot train", file=sys.stderr)
+            return 1
+        print(json.dumps({k: figures.get(k) for k in FIGURE_KEYS}))
+        return 0
+    try:
+        result = train(write=not args.cv, final_test=args.final_test)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if "test" in result:
+        print("locked test shows: " + json.dumps(result["test"]), file=sys.stderr)
+    print(f"trained in {result['seconds']}s; cross-validated by show over 5 folds:", file=sys.stderr)
+    print(json.dumps({k: result["cv"].get(k) for k in FIGURE_KEYS}))
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, config: Config) -> int:
+    """Fetch a page (guarded: public addresses only, size, type, redirects), save it, reindex."""
+    import asyncio
+
+    from bot.discord_app.uploads import UploadRejected, check_upload, safe_name, save_article
+    from bot.ingest.fetch import FetchRefused, fetch_page, page_file_name, with_source
+
+    try:
+        page = asyncio.run(fetch_page(args.url, config.fetch_limits()))
+        data = with_source(page.html, page.url).encode("utf-8")
+        check_upload(data, config.fetch_limits().max_bytes)
+        path = save_article(args.corpus, safe_name(page_file_name(page.url)), data, replace=args.replace)
+    except (FetchRefused, UploadRejected) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"saved {page.url} as {path}", file=sys.stderr)
+    if args.no_reindex:
+        return 0
+    return cmd_index(argparse.Namespace(**{**vars(args), "verify": False, "if_missing": False}), config)

@@ -29,6 +29,14 @@ class Config:
     cooldown_questions: int = 5
     cooldown_seconds: float = 30.0
     max_upload_bytes: int = 1_000_000
+    fetch_max_bytes: int = 2_000_000
+    fetch_timeout_s: float = 10.0
+    fetch_allow_loopback: bool = False  # only for tests that serve pages on 127.0.0.1
+
+    def fetch_limits(self):  # type: ignore[no-untyped-def]
+        from bot.ingest.fetch import FetchLimits
+
+        return FetchLimits(self.fetch_max_bytes, self.fetch_timeout_s, 3, self.fetch_allow_loopback)
 
     @classmethod
     def from_env(cls, env_file: Path | None = Path(".env")) -> Config:
@@ -52,4 +60,7 @@ class Config:
             cooldown_questions=int(env.get("COOLDOWN_QUESTIONS") or 5),
             cooldown_seconds=float(env.get("COOLDOWN_SECONDS") or 30),
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES") or 1_000_000),
+            fetch_max_bytes=int(env.get("FETCH_MAX_BYTES") or 2_000_000),
+            fetch_timeout_s=float(env.get("FETCH_TIMEOUT_S") or 10),
+            fetch_allow_loopback=(env.get("FETCH_ALLOW_LOOPBACK") or "").strip().lower() in ("1", "true", "yes"),
         )

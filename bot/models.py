@@ -47,6 +47,7 @@ class Paragraph:
 class Article:
     meta: ArticleMeta
     paragraphs: tuple[Paragraph, ...]
+    reader: str = "text"  # which reader produced it: text, markdown, trafilatura, html-fallback
 
 
 @dataclass(frozen=True, slots=True)

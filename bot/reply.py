@@ -74,18 +74,34 @@ def render_quote(hit: Hit, mode: SpoilerMode, watched: Mapping[str, int], *, cau
         mode="off" if plain else "tag",
         hint=None if plain else hint,
     )
-    return f"> {body}\n{attribution(hit)}"
+    return f"> {body}\n{attribution(hit, plain=plain)}"
 
 
-def attribution(hit: Hit) -> str:
+def attribution(hit: Hit, *, plain: bool = False) -> str:
+    """`— **Speaker**, in *Title* (by Author, Date) · [Outlet](<url>)`.
+
+    A headline that gives a finale away is tagged like the quote; the link is masked (its text
+    is the outlet), so a URL slug that spoils is never shown bare and Discord adds no embed.
+    """
     article = hit.article
     who = f"**{escape_text(hit.passage.speaker)}**, in " if hit.passage.speaker else ""
-    details = [escape_text(x) for x in (article.outlet, article.date) if x]
-    line = f"— {who}*{escape_text(article.title)}*"
+    title = f"*{escape_text(article.title)}*"
+    if article.title_spoils and not plain:
+        title = f"||{title}||"
+    details = [f"by {escape_text(article.author)}" if article.author else "", escape_text(article.date or "")]
+    details = [d for d in details if d]
+    line = f"— {who}{title}"
     if details:
         line += " (" + ", ".join(details) + ")"
+    outlet = escape_text(article.outlet) if article.outlet else None
     if article.url and _SAFE_URL.match(article.url):
-        line += f" <{article.url}>"
+        label = outlet or "source"
+        if article.slug_spoils and not plain:
+            line += f" · ||[{label}](<{article.url}>)||"
+        else:
+            line += f" · [{label}](<{article.url}>)"
+    elif outlet:
+        line += f" · {outlet}"
     return line
 
 

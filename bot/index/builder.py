@@ -26,7 +26,7 @@ from bot.models import ArticleMeta, Passage
 from bot.search.features import write_features
 from bot.search.retriever import embedding_text
 from bot.shows import ShowFacts, load_show_facts
-from bot.spoilers.detect import detect_spoilers
+from bot.annotate.spoilers import detect_spoilers
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class ReindexReport:
     spoiler_passages: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    readers: dict[str, list[str]] = field(default_factory=dict)  # reader -> files it read
 
     def summary(self) -> str:
         lines = [
@@ -58,6 +59,13 @@ class ReindexReport:
             f"Articles added {len(self.added)}, removed {len(self.removed)}, changed {len(self.changed)}; "
             f"passages embedded {self.embedded}, reused {self.reused}.",
         ]
+        if self.readers:
+            lines.append(
+                "Read with: " + ", ".join(f"{name} {len(files)}" for name, files in sorted(self.readers.items()))
+            )
+            fallback = self.readers.get("html-fallback", [])
+            if fallback:
+                lines.append("no main text found by trafilatura (read by page structure): " + ", ".join(fallback[:10]))
         for name, files in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
             if files:
                 lines.append(f"{name}: " + ", ".join(files[:10]) + (" …" if len(files) > 10 else ""))
@@ -135,17 +143,19 @@ def _spoiler_fingerprint(facts: object, variant: str) -> str:
     """What spoiler flags depend on besides an article's own text: the detector's code and weights,
     the admin's show facts and the embedding variant."""
     digest = hashlib.sha256(f"{variant}\0{facts!r}\0".encode())
-    import bot.spoilers
+    import bot.annotate
+    from bot.learned import ARTIFACT_PATH
 
-    folder = Path(bot.spoilers.__file__).parent
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc"):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    folder = Path(bot.annotate.__file__).parent
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".pyc")
+    for path in [*files, ARTIFACT_PATH]:
+        digest.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"missing"))
     return digest.hexdigest()
 
 
 def _detect_changed(
     corpus: Corpus, previous: LoadedIndex | None, embed: SentenceCache, facts: ShowFacts, variant: str
-) -> list[Passage]:
+) -> tuple[list[Passage], dict[str, ArticleMeta]]:
     """Spoiler flags for the corpus, running the detector only on articles that changed.
 
     Detection is per article, so an article whose bytes are unchanged (and cut into the same
@@ -166,6 +176,7 @@ def _detect_changed(
     for row, passage in enumerate(corpus.passages):
         rows_of.setdefault(passage.file, []).append(row)
     result = list(corpus.passages)
+    metas = {a.meta.file: a.meta for a in corpus.articles}
     todo: list[int] = []
     for file, rows in rows_of.items():
         old = reuse.get(file, [])
@@ -175,15 +186,19 @@ def _detect_changed(
         ):
             for o, r in zip(old, rows, strict=True):
                 result[r] = replace(corpus.passages[r], spoiler=o.spoiler)
+            before = previous.articles.get(file) if previous is not None else None
+            if before is not None and file in metas:
+                metas[file] = replace(metas[file], title_spoils=before.title_spoils, slug_spoils=before.slug_spoils)
         else:
             todo.extend(rows)
     if todo:
         files = {corpus.passages[r].file for r in todo}
         articles = [a for a in corpus.articles if a.meta.file in files]
-        detected = detect_spoilers(articles, [corpus.passages[r] for r in todo], embed, facts)
+        detected, decided = detect_spoilers(articles, [corpus.passages[r] for r in todo], embed, facts)
         for row, passage in zip(todo, detected, strict=True):
             result[row] = passage
-    return result
+        metas.update(decided)
+    return result, metas
 
 
 def _passage_keys(index: LoadedIndex) -> list[bytes]:
@@ -254,8 +269,9 @@ def build_index(
             notify("embedding", min(start + EMBED_BATCH, len(todo)), len(todo))
         notify("spoilers", 0, 1)
         sentences = SentenceCache(embedder, previous)
+        metas = {a.meta.file: a.meta for a in corpus.articles}
         try:
-            passages = _detect_changed(corpus, previous, sentences, facts, embedder.variant)
+            passages, metas = _detect_changed(corpus, previous, sentences, facts, embedder.variant)
         except Exception as exc:  # detection must never cost the admin the whole reindex
             log.exception("spoiler detection failed; every passage will be tagged")
             report.problems.append(f"spoiler detection failed ({exc}); every passage is tagged until fixed")
@@ -274,7 +290,7 @@ def build_index(
         old_files: dict[str, str] = dict(previous.manifest.get("files", {})) if previous else {}
         loaded = store.publish(
             passages,
-            [a.meta for a in corpus.articles],
+            [metas.get(a.meta.file, a.meta) for a in corpus.articles],
             vectors,
             fingerprint=corpus.fingerprint,
             # Nicknames travel with the index, so questions are read with the facts it was built from.
@@ -287,6 +303,8 @@ def build_index(
             attach=attach,
         )
     report.version = loaded.version
+    for article in corpus.articles:
+        report.readers.setdefault(article.reader, []).append(article.meta.file)
     report.articles = len(corpus.articles)
     report.passages = len(passages)
     report.spoiler_passages = sum(1 for p in passages if p.spoiler is None or p.spoiler.any)

@@ -8,6 +8,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.ingest.junk import drop_junk
 from bot.ingest.passages import article_passages
 from bot.ingest.readers import SUPPORTED_SUFFIXES, IngestError, read_article
 from bot.models import Article, Passage
@@ -78,7 +79,7 @@ def load_corpus(root: Path, cache: IngestCache | None = None) -> Corpus:
             if cached is not None:
                 article, passages = cached
             else:
-                article = read_article(path, root)
+                article = drop_junk(read_article(path, root))
                 passages = article_passages(article)
         except IngestError as exc:
             corpus.problems.append(str(exc))

@@ -1,46 +1,147 @@
-"""Recognise web boilerplate that articles drag along: bylines, share bars, newsletter pitches.
+"""Page furniture that copy-pasted and extracted articles drag along, recognised by a learned model.
 
-Fans should only ever be quoted real article text, so these lines are dropped before passages are
-cut. The rules look at short, sentence-less lines only, so body prose that merely mentions an inbox
-or a newsletter survives.
+Sign-in walls, player bars, captions and photo credits, bylines, share rows, comment sections and
+rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
+model over hashed character and word n-grams and a few shape facts (length, punctuation,
+capitals, digits, position), then by a second model that also sees its neighbours' scores (a
+comment's text is junk because of the "says:" line above it). Both are fitted by
+`python -m bot train` on the junk labels of datasets/fanqa. Without weights nothing is dropped:
+losing article text is worse than quoting a share row.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
-_SHORT = 160  # longer lines are prose, never boilerplate
+import numpy as np
 
-_JUNK = [
-    r"^contributed by\b.*$",
-    r"^(posted|updated|published)( on| by)?\b.{0,60}$",
-    r"^(share|tweet|email|print|pin|facebook|twitter|reddit|whatsapp|copy link)"
-    r"(\s*[|/•·,]\s*(share|tweet|email|print|pin|facebook|twitter|reddit|whatsapp|copy link))*\s*$",
-    r"^(related|read more|more from|see also|you might also like|recommended|trending|most popular)\b.*$",
-    r"^.*\b(sign[- ]?up|subscribe|newsletter|in your inbox|inbox important)\b.*$",
-    r"^.*\b(cookies?|privacy policy|terms of (use|service)|all rights reserved)\b.*$",
-    r"^(©|\(c\)|copyright)\b.*$",
-    r"^advertisement$",
-    r"^(click|tap) here\b.*$",
-    r"^follow us\b.*$",
-    r"^(home|menu|search|log ?in|sign ?in)$",
-    r"^like comic-con\..*$",
-]
-_JUNK_RE = re.compile("|".join(f"(?:{p})" for p in _JUNK), re.IGNORECASE)
-_VIA_RE = re.compile(r"^\(?\s*(?:via|source|h/t)\s*:?\s+(?P<outlet>[^()]{2,60}?)\s*\)?\.?$", re.IGNORECASE)
+from bot.learned import Logistic, section, sigmoid
+from bot.models import Article
 
+log = logging.getLogger(__name__)
 
-def is_junk(line: str) -> bool:
-    """True for a short boilerplate line (share bars, sign-ups, cookie notices, related links)."""
-    text = line.strip()
-    if not text:
-        return True
-    if len(text) > _SHORT:
-        return False
-    return bool(_JUNK_RE.match(text))
+CHAR_FEATURES = 1 << 14
+WORD_FEATURES = 1 << 13
+SHAPE_FEATURES = (
+    "log_length", "words", "sentence_end", "capital_start", "capital_share", "digit_share",
+    "colon", "bar", "position", "from_end", "short", "question", "quote_mark",
+)  # fmt: skip
+CONTEXT_FEATURES = ("self", "prev", "next", "prev2", "next2", "position", "from_end", "short")
+MISSING = -6.0
 
 
-def via_outlet(line: str) -> str | None:
-    """The outlet named by a credit line such as "(Via Collider)", else None."""
-    match = _VIA_RE.match(line.strip())
-    return match.group("outlet").strip() if match else None
+@lru_cache(maxsize=1)
+def _vectorizers():  # type: ignore[no-untyped-def]
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=CHAR_FEATURES,
+                              alternate_sign=False, norm="l2", lowercase=True)
+    words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=WORD_FEATURES,
+                              alternate_sign=False, norm="l2", lowercase=True, token_pattern=r"(?u)\b\w+\b")
+    return chars, words
+
+
+def shape_row(text: str, position: int, count: int) -> list[float]:
+    words = text.split()
+    stripped = text.rstrip("\"'”’)] ")
+    return [
+        float(np.log1p(len(text))),
+        min(len(words), 60) / 60.0,
+        float(stripped[-1:] in (".", "!", "?")),
+        float(text[:1].isupper()),
+        sum(w[:1].isupper() for w in words) / max(1, len(words)),
+        sum(c.isdigit() for c in text) / max(1, len(text)),
+        float(":" in text),
+        float("|" in text or "·" in text or "•" in text),
+        position / max(1, count - 1),
+        (count - 1 - position) / max(1, count - 1),
+        float(len(words) <= 6),
+        float(stripped.endswith("?")),
+        float(any(q in text for q in "\"“”")),
+    ]
+
+
+def features(texts: Sequence[str]):  # type: ignore[no-untyped-def]
+    """Sparse matrix: hashed n-grams, then the shape facts (standardised by the model's scale)."""
+    from scipy.sparse import csr_matrix, hstack
+
+    chars, words = _vectorizers()
+    shapes = csr_matrix(np.asarray([shape_row(t, i, len(texts)) for i, t in enumerate(texts)], dtype=np.float32))
+    return hstack([chars.transform(texts), words.transform(texts), shapes]).tocsr()
+
+
+def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float32)
+    count = z.size
+    padded = np.concatenate([[MISSING, MISSING], z, [MISSING, MISSING]])
+    return np.asarray(
+        [
+            [z[i], padded[i + 1], padded[i + 3], padded[i], padded[i + 4], i / max(1, count - 1),
+             (count - 1 - i) / max(1, count - 1), float(len(texts[i].split()) <= 6)]
+            for i in range(count)
+        ],
+        dtype=np.float32,
+    ).reshape(count, len(CONTEXT_FEATURES))
+
+
+@dataclass(frozen=True, slots=True)
+class SparseLogistic:
+    """Logistic regression over sparse inputs: weights stored as (index, value) pairs."""
+
+    weights: np.ndarray
+    bias: float
+
+    def logits(self, x) -> np.ndarray:  # type: ignore[no-untyped-def]
+        return np.asarray(x @ self.weights, dtype=np.float32).ravel() + self.bias
+
+    def to_dict(self) -> dict:
+        nonzero = np.flatnonzero(self.weights)
+        return {"size": int(self.weights.size), "index": nonzero.tolist(),
+                "value": [round(float(v), 5) for v in self.weights[nonzero]], "bias": round(self.bias, 6)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SparseLogistic:
+        weights = np.zeros(int(data["size"]), dtype=np.float32)
+        weights[np.asarray(data["index"], dtype=np.int64)] = np.asarray(data["value"], dtype=np.float32)
+        return cls(weights, float(data["bias"]))
+
+
+@dataclass(frozen=True, slots=True)
+class JunkModel:
+    lines: SparseLogistic
+    context: Logistic
+    threshold: float
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        z = self.lines.logits(features(texts))
+        return sigmoid(self.context.logits(context_rows(z, texts)))
+
+    def clean(self, article: Article) -> Article:
+        """The article without its junk paragraphs (headings stay: they are context, not quotes)."""
+        texts = [p.text for p in article.paragraphs]
+        junk = self.probabilities(texts) >= self.threshold
+        kept = tuple(p for p, drop in zip(article.paragraphs, junk, strict=True) if not drop)
+        return replace(article, paragraphs=kept)
+
+
+@lru_cache(maxsize=1)
+def load_junk_model() -> JunkModel | None:
+    data = section("junk")
+    if data is None:
+        return None
+    try:
+        return JunkModel(SparseLogistic.from_dict(data["lines"]), Logistic.from_dict(data["context"]),
+                         float(data["threshold"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        log.error("junk weights unreadable (%s); no paragraph is dropped as junk", exc)
+        return None
+
+
+def drop_junk(article: Article) -> Article:
+    model = load_junk_model()
+    return model.clean(article) if model is not None else article

@@ -8,14 +8,16 @@ boilerplate-stripping path.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import frontmatter
 from bs4 import BeautifulSoup, Tag
 from markdown_it import MarkdownIt
 
 from bot.ingest.dates import find_date, normalise_date
-from bot.ingest.junk import is_junk, via_outlet
+from bot.ingest.topic import article_show
 from bot.models import Article, ArticleMeta, Paragraph
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
@@ -51,6 +53,7 @@ _JUNK_ATTR = re.compile(
 _BYLINE_RE = re.compile(r"^\s*(?:written\s+)?by\s+(?P<rest>.+)$", re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[-|–—]\s+")
 _SPACE = re.compile(r"\s+")
+_VIA_RE = re.compile(r"^\(?\s*(?:via|source|h/t)\s*:?\s+(?P<outlet>[^()]{2,60}?)\s*\)?\.?$", re.IGNORECASE)
 
 
 def read_article(path: Path, corpus_root: Path) -> Article:
@@ -76,6 +79,10 @@ def read_article(path: Path, corpus_root: Path) -> Article:
         raise IngestError(f"{rel}: unsupported file type {suffix or '(none)'}")
     if not article.paragraphs:
         raise IngestError(f"{rel}: no article text found")
+    if not article.meta.shows:
+        show = article_show(article.meta.title, [p.text for p in article.paragraphs])
+        if show:
+            article = replace(article, meta=replace(article.meta, shows=(show,)))
     return article
 
 
@@ -98,21 +105,83 @@ def _read_text(raw: str, rel: str) -> Article:
     while body and _is_header_block(body[0]):
         header.extend(ln.strip() for ln in body.pop(0).split("\n") if ln.strip())
     meta = _meta_from_header(header, rel, title)
-    texts = [clean_space(b.replace("\n", " ")) for b in body]
-    return _assemble(meta, [(t, None) for t in texts])
+    return _assemble(meta, _text_units(body))
+
+
+def _text_units(blocks: list[str]) -> list[tuple[str, str | None]]:
+    """Paragraphs of a plain-text body, each under the heading above it.
+
+    A copied web page puts one element per line (a byline, a share row, a caption), so lines
+    are units of their own; a hard-wrapped line (no closing punctuation, the next one starting
+    in lower case) is joined to the next. A short line without closing punctuation followed by
+    a longer paragraph is a heading: context for what follows, never a quote of its own.
+    """
+    lines: list[str] = []
+    for block in blocks:
+        current = ""
+        for raw_line in block.split("\n"):
+            line = clean_space(raw_line)
+            if not line:
+                continue
+            if current and current[-1] not in ".!?:;\"”’)" and line[:1].islower():
+                current = f"{current} {line}"
+            else:
+                if current:
+                    lines.append(current)
+                current = line
+        if current:
+            lines.append(current)
+        lines.append("")  # a block boundary
+    units: list[tuple[str, str | None]] = []
+    heading: str | None = None
+    for number, line in enumerate(lines):
+        if not line:
+            continue
+        following = next((x for x in lines[number + 1 :] if x), "")
+        if _looks_like_heading(line, following):
+            heading = line
+            continue
+        units.append((line, heading))
+    return units
+
+
+def _looks_like_heading(line: str, following: str) -> bool:
+    words = line.split()
+    return (
+        0 < len(words) <= 10
+        and line[-1] not in ".!?:;,\"”’)|"
+        and line[:1].isupper()
+        and len(following.split()) >= 15
+        and following[-1:] in ".!?\"”’)"
+    )
+
+
+def _label_line(line: str) -> bool:
+    """A short sentence-less line under a title ("Contributed by", "Recaps › HBO"): page header."""
+    return len(line) <= 40 and not any(mark in line for mark in ".!?")
+
+
+def _source_url(line: str) -> str | None:
+    """The URL of a "Source: https://…" line under a copied article's title."""
+    parts = line.split()
+    if len(parts) == 2 and parts[0].lower().rstrip(":") in ("source", "url", "link") and parts[1].startswith("http"):
+        return parts[1]
+    return None
 
 
 def _is_header_block(block: str) -> bool:
     lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
     return all(
-        len(ln) < 120 and (_BYLINE_RE.match(ln) or find_date(ln) and len(ln) < 60 or is_junk(ln))
+        len(ln) < 120
+        and (_BYLINE_RE.match(ln) or find_date(ln) and len(ln) < 60 or _source_url(ln) or _label_line(ln))
         for ln in lines
     )
 
 
 def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
-    author = outlet = date = None
+    author = outlet = date = url = None
     for line in lines:
+        url = url or _source_url(line)
         found = find_date(line)
         if found and not date:
             date = found[0]
@@ -124,7 +193,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
                 author = author or parts[0]
             if len(parts) > 1:
                 outlet = outlet or parts[1]
-    return ArticleMeta(file=rel, title=title, date=date, outlet=outlet, author=author)
+    return ArticleMeta(file=rel, title=title, date=date, outlet=outlet, author=author, url=url)
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -146,7 +215,7 @@ def _read_markdown(raw: str, rel: str) -> Article:
     if not isinstance(shows, list | tuple | dict):
         shows = (shows,)  # `shows: Daredevil`, or a bare number such as `shows: 24`
     html = _MARKDOWN.render(post.content)
-    article = _read_html(f"<article>{html}</article>", rel)
+    article = _read_html_blocks(f"<article>{html}</article>", rel)
     meta = article.meta
     meta = ArticleMeta(
         file=rel,
@@ -158,7 +227,7 @@ def _read_markdown(raw: str, rel: str) -> Article:
         shows=tuple(str(s).strip() for s in shows if s is not None and str(s).strip()),
     )
     paragraphs = tuple(p for p in article.paragraphs if p.text != meta.title)
-    return Article(meta, paragraphs)
+    return Article(meta, paragraphs, reader="markdown")
 
 
 def _str_or_none(value: object) -> str | None:
@@ -173,6 +242,71 @@ def _str_or_none(value: object) -> str | None:
 
 
 def _read_html(raw: str, rel: str) -> Article:
+    """A web page: trafilatura's main text and metadata; the structural reader where it finds none."""
+    extracted = _read_with_trafilatura(raw, rel)
+    if extracted is not None and extracted.paragraphs:
+        return extracted
+    return replace(_read_html_blocks(raw, rel), reader="html-fallback")
+
+
+_TRAFILATURA_BLOCKS = ("p", "head", "item", "quote", "row", "code")
+
+
+def _read_with_trafilatura(raw: str, rel: str) -> Article | None:
+    """Main text (no navigation, comments, forms, related links) as paragraphs under headings."""
+    import trafilatura
+
+    try:
+        xml = trafilatura.extract(
+            raw,
+            output_format="xml",
+            include_comments=False,
+            include_tables=True,
+            include_formatting=False,
+            with_metadata=True,
+            favor_recall=True,
+            deduplicate=False,
+        )
+    except Exception:  # trafilatura raises many kinds on odd pages; the structural reader takes over
+        return None
+    if not xml:
+        return None
+    try:
+        document = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None
+    fallback = _read_html_blocks(raw, rel).meta  # og:/canonical/<title> metadata, junk rules aside
+    items: list[tuple[str, str | None]] = []
+    heading: str | None = None
+    title = clean_space(document.get("title") or "") or fallback.title
+    for element in document.iter():
+        if element.tag not in _TRAFILATURA_BLOCKS:
+            continue
+        if element.tag == "row":
+            text = " | ".join(clean_space("".join(cell.itertext())) for cell in element if cell.tag == "cell")
+        elif element.tag == "p" and any(child.tag in ("quote", "list") for child in element):
+            continue
+        else:
+            text = clean_space("".join(element.itertext()))
+        if not text:
+            continue
+        if element.tag == "head":
+            if text != title:
+                heading = text
+            continue
+        items.append((text, heading))
+    meta = ArticleMeta(
+        file=rel,
+        title=title or rel,
+        date=normalise_date(document.get("date")) or fallback.date,
+        outlet=clean_space(document.get("sitename") or "") or fallback.outlet,
+        url=document.get("url") or fallback.url,
+        author=clean_space(document.get("author") or "") or fallback.author,
+    )
+    return replace(_assemble(meta, items), reader="trafilatura")
+
+
+def _read_html_blocks(raw: str, rel: str) -> Article:
     soup = BeautifulSoup(raw, "html.parser")
     page_title = clean_space(soup.title.get_text()) if soup.title else ""
     meta_tags = {
@@ -252,11 +386,9 @@ def _assemble(meta: ArticleMeta, items: list[tuple[str, str | None]]) -> Article
     outlet = meta.outlet
     paragraphs: list[Paragraph] = []
     for text, heading in items:
-        credit = via_outlet(text)
+        credit = _VIA_RE.match(text.strip())
         if credit:
-            outlet = outlet or credit
-            continue
-        if is_junk(text):
+            outlet = outlet or credit.group("outlet").strip()
             continue
         paragraphs.append(Paragraph(text=text, heading=heading))
     if outlet != meta.outlet:

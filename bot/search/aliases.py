@@ -16,7 +16,7 @@ from functools import lru_cache
 from bot.search.lexical import STOPWORDS
 from bot.text import fold
 
-_NAME = re.compile(r"\b[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){0,2}\b")
+_NAME = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+(?:(?:of|the|on|and|in|a)\s+){0,2}[A-Z][a-z'’-]+){0,3}\b")
 _TOKEN = re.compile(r"[a-z0-9']+")
 _LEADING_NOISE = {"the", "a", "an", "in", "on", "as", "and", "but", "so", "for", "at", "by", "with", "of"}
 
@@ -68,6 +68,23 @@ def _trim(name: str) -> str:
     return " ".join(words)
 
 
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+                 "eight": "8", "nine": "9", "ten": "10"}
+
+
+def short_forms(name: str) -> set[str]:
+    """What fans type for a multi-word name: initials with and without a leading "the", and with
+    number words as digits ("Brooklyn Nine-Nine" -> "bnn", "b99"; "The Last of Us" -> "tlou", "lou")."""
+    words = [w for w in re.split(r"[\s-]+", fold(name)) if w]
+    forms = {"".join(w[0] for w in words)}
+    if words and words[0] == "the" and len(words) > 2:
+        forms.add("".join(w[0] for w in words[1:]))
+    mixed = "".join(_NUMBER_WORDS.get(w, w[0]) for w in words)
+    if mixed not in forms:
+        forms.add(mixed)
+    return {f for f in forms if len(f) >= 2}
+
+
 def _is_subsequence(short: str, long: str) -> bool:
     position = 0
     for letter in short:
@@ -95,15 +112,18 @@ class AliasResolver:
         for name in names:
             words = name.split()
             if len(words) > 1:
-                self._by_initials.setdefault("".join(w[0] for w in words).lower(), name)
+                for key in short_forms(name):
+                    self._by_initials.setdefault(key, name)
             else:
                 self._single_words.append(name)
         self._phrases = sorted(self._nicknames, key=len, reverse=True)
 
     def resolve_word(self, word: str) -> str | None:
         """The name an abbreviation stands for, or None when the word is known or unresolvable."""
-        if not 2 <= len(word) <= 4 or not word.isalpha() or word in STOPWORDS or word in self._vocabulary:
+        if not 2 <= len(word) <= 5 or not word.isalnum() or word in STOPWORDS or word in self._vocabulary:
             return None
+        if not word.isalpha():
+            return self._by_initials.get(word)
         if word in self._by_initials:
             return self._by_initials[word]
         matches = [n for n in self._single_words if fold(n)[0] == word[0] and _is_subsequence(word, fold(n))]

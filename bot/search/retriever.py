@@ -26,6 +26,8 @@ from bot.search.dense import DenseScorer
 from bot.search.features import FOLDER, SearchFeatures, lexical_text, proper_noun_tokens
 from bot.search.intent import IntentScorer
 from bot.search.lexical import generic_tokens, tokens
+from bot.search.rerank import CANDIDATES as CANDIDATE_COUNT
+from bot.search.rerank import RANK_FEATURES, Candidates, LearnedRanker, load_ranker
 from bot.search.season import SeasonScorer
 from bot.search.sentences import SentenceVectors
 
@@ -94,9 +96,11 @@ class Retriever:
         index: LoadedIndex,
         nicknames: Mapping[str, str] | None = None,
         settings: SearchSettings | None = None,
+        learned: LearnedRanker | bool | None = None,
     ) -> None:
         self.index = index
         self.settings = settings or SearchSettings()
+        self.learned = load_ranker() if learned is None else (learned or None)
         self._vectors = index.vectors
         self._dense = DenseScorer(index.vectors, index.codes, index.scale)
         features = SearchFeatures.load(index.path / FOLDER, len(index.passages)) if index.path else None
@@ -194,6 +198,99 @@ class Retriever:
             best = max(best, float(plain.max()))
         return rows, final, dense, best, approximate
 
+    def candidate_table(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        *,
+        context_vector: np.ndarray | None = None,
+        context_weight: float = 0.0,
+        prefer_speakers: bool = False,
+        focus_vector: np.ndarray | None = None,
+        count: int = CANDIDATE_COUNT,
+        exclude: Sequence[str] = (),
+    ) -> Candidates:
+        """The best `count` passages by the blended score, with the features the learned ranker
+        and abstention read (see bot.search.rerank)."""
+        rows, final, dense, best, _ = self._scored(
+            query_vector,
+            query_text,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            prefer_speakers=prefer_speakers,
+            focus_vector=focus_vector,
+            shortlist=max(SHORTLIST, count + len(exclude) + 56),
+        )
+        specific, unknown = self.specific_words(query_text)
+        words = len(tokens(query_text))
+        follow_up = float(context_vector is not None and context_weight > 0)
+        if not rows.size:
+            empty = np.zeros((0, len(RANK_FEATURES)), dtype=np.float32)
+            query = {"best_dense": 0.0, "specific": len(specific), "unknown": len(unknown),
+                     "follow_up": follow_up, "words": words, "question_alone": 0.0}
+            return Candidates(np.zeros(0, dtype=np.int64), empty, query)
+        excluded = set(exclude)
+        chosen: list[int] = []
+        for position in top_indices(final, final.size):
+            row = int(rows[position])
+            if excluded and self.index.passages[row].id in excluded:
+                continue
+            if self._duplicate(row, [int(rows[c]) for c in chosen]):
+                continue
+            chosen.append(int(position))
+            if len(chosen) >= count:
+                break
+        picked = np.asarray(chosen, dtype=np.int64)
+        cand_rows = rows[picked]
+        lexical_query = self.aliases.without_shows(query_text) or query_text
+        lexical = self._lexical.scores(lexical_query)[cand_rows]
+        scope = self._season.bonus(query_text)
+        scope = scope[cand_rows] if scope is not None else np.zeros(cand_rows.size, dtype=np.float32)
+        cues = self._intent.static_bonus(query_text)[cand_rows]
+        plain = self._dense.exact(cand_rows, np.asarray(query_vector, dtype=np.float32))
+        vector = self.query_vector(
+            query_vector, context_vector=context_vector, context_weight=context_weight, focus_vector=focus_vector
+        )
+        sentence = self._sentences.best(cand_rows, vector) if self._sentences is not None else None
+        dense_c = dense[picked]
+        if sentence is None:
+            sentence = dense_c.copy()
+        sentence = np.where(np.isnan(sentence), dense_c, sentence)
+        named = self._named_speakers(query_text)
+        has_speaker = np.asarray(self._speakers, dtype=np.float32)[cand_rows]
+        named_match = (
+            np.isin(self._speaker_of[cand_rows], named).astype(np.float32) if named else np.zeros(cand_rows.size)
+        )
+        passages = [self.index.passages[int(r)] for r in cand_rows]
+        features = np.column_stack(
+            [
+                final[picked],
+                dense_c,
+                plain,
+                sentence,
+                lexical,
+                scope,
+                cues,
+                has_speaker,
+                named_match,
+                np.log1p(np.arange(cand_rows.size, dtype=np.float32)),
+                np.array([min(len(p.text) / 400.0, 2.0) for p in passages], dtype=np.float32),
+                np.array([float(p.heading is not None) for p in passages], dtype=np.float32),
+                dense_c - dense_c.max(),
+                lexical - lexical.max(),
+                sentence - sentence.max(),
+            ]
+        ).astype(np.float32)
+        query = {
+            "best_dense": float(best),
+            "specific": float(len(specific)),
+            "unknown": float(len(unknown)),
+            "follow_up": follow_up,
+            "words": float(words),
+            "question_alone": float(plain.max()),
+        }
+        return Candidates(cand_rows, features, query)
+
     def _named_speakers(self, query_text: str) -> list[int]:
         """Codes (see SearchFeatures.speaker_of) of the speakers the question names ("colter")."""
         words = set(tokens(query_text))
@@ -283,6 +380,18 @@ class Retriever:
             focus_vector=focus_vector,
             shortlist=max(SHORTLIST, wanted + 56),
         )
+        if self.learned is not None:
+            return self._learned_search(
+                query_vector,
+                query_text,
+                k=k,
+                skip=skip,
+                context_vector=context_vector,
+                context_weight=context_weight,
+                exclude=exclude,
+                prefer_speakers=prefer_speakers,
+                focus_vector=focus_vector,
+            )
         follow_up = context_vector is not None and context_weight > 0
         if not self.is_on_topic(np.array([best], dtype=np.float32), query_text, follow_up=follow_up):
             return []
@@ -299,6 +408,40 @@ class Retriever:
             if len(chosen) >= k + skip:
                 break
         return [Hit(passages[i], self.index.articles[passages[i].file], scores[i]) for i in chosen[skip:]]
+
+    def _learned_search(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        *,
+        k: int,
+        skip: int,
+        context_vector: np.ndarray | None,
+        context_weight: float,
+        exclude: Sequence[str],
+        prefer_speakers: bool,
+        focus_vector: np.ndarray | None,
+    ) -> list[Hit]:
+        """The short list re-ordered by the learned ranker; empty when the abstention model says
+        the corpus does not answer the question."""
+        assert self.learned is not None
+        candidates = self.candidate_table(
+            query_vector,
+            query_text,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            prefer_speakers=prefer_speakers,
+            focus_vector=focus_vector,
+            exclude=exclude,
+        )
+        order, logits, answerable = self.learned.order(candidates)
+        if answerable < self.learned.threshold:
+            return []
+        hits = []
+        for position, logit in zip(order[skip : skip + k], logits[skip : skip + k], strict=True):
+            passage = self.index.passages[int(candidates.rows[int(position)])]
+            hits.append(Hit(passage, self.index.articles[passage.file], float(logit)))
+        return hits
 
     def is_on_topic(self, dense: np.ndarray, query_text: str, *, follow_up: bool = False) -> bool:
         """Whether the corpus answers the question, from the best passage's cosine and what the

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.ingest.corpus import Corpus, load_corpus
+from bot.ingest.junk import JunkModel
+from bot.ingest.passages import article_passages
+from bot.ingest.readers import IngestError, read_article
 from bot.models import Article, Passage
 from bot.training.dataset import FanQA
 
@@ -59,19 +61,27 @@ def matches(sentence: str, label: str) -> bool:
 @dataclass(slots=True)
 class Material:
     data: FanQA
-    corpus: Corpus
-    articles: dict[str, Article]
+    raw: dict[str, Article]  # as the readers return them, junk included (what the junk model learns)
+    articles: dict[str, Article]  # junk dropped by the given model, as index time sees them
     passages_of: dict[str, list[Passage]]
 
     @classmethod
-    def read(cls, data: FanQA) -> Material:
-        corpus = load_corpus(data.root / "articles")
-        for problem in corpus.problems:
-            log.warning("fanqa: %s", problem)
-        passages_of: dict[str, list[Passage]] = {}
-        for passage in corpus.passages:
-            passages_of.setdefault(passage.file, []).append(passage)
-        return cls(data, corpus, {a.meta.file: a for a in corpus.articles}, passages_of)
+    def read(cls, data: FanQA, junk: JunkModel | None = None) -> Material:
+        root = data.root / "articles"
+        raw: dict[str, Article] = {}
+        for label in data.labels:
+            try:
+                raw[label["file"]] = read_article(root / label["file"], root)
+            except IngestError as exc:
+                log.warning("fanqa: %s", exc)
+        material = cls(data, raw, {}, {})
+        material.clean_with(junk)
+        return material
+
+    def clean_with(self, junk: JunkModel | None) -> None:
+        """Cut passages again after dropping what `junk` calls junk (None: keep everything)."""
+        self.articles = {f: junk.clean(a) if junk else a for f, a in self.raw.items()}
+        self.passages_of = {f: article_passages(a) for f, a in self.articles.items()}
 
 
 class VectorCache:

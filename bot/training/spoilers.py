@@ -51,6 +51,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) 
 class LabelledArticle:
     file: str
     fold: str
+    passages: list  # the article's passages, as ingest cut them (slots index into this)
     text: ArticleText  # with simulated facts where the article draws them
     bare: ArticleText  # the same without facts (what is measured)
     positive: np.ndarray  # per slot
@@ -81,7 +82,7 @@ def labelled_articles(material: Material) -> list[LabelledArticle]:
         positive = np.zeros(len(bare.slots), dtype=bool)
         for slots in label_slots:
             positive[slots] = True
-        out.append(LabelledArticle(file, data.folds[label["show"]], text, bare, positive,
+        out.append(LabelledArticle(file, data.folds[label["show"]], [p for _, p in items], text, bare, positive,
                                    [s for s in label_slots if s], label.get("title_spoils"),
                                    label.get("slug_spoils")))
     return out

@@ -22,6 +22,7 @@ from bot.discord_app.progress import ProgressReporter
 from bot.discord_app.respond import NO_PINGS, send_interaction
 from bot.discord_app.uploads import ALLOWED_SUFFIXES, UploadRejected, check_upload, safe_name, save_article
 from bot.index.errors import IndexProblem, ReindexRunning, os_problem
+from bot.ingest.fetch import FetchRefused, fetch_page, page_file_name, with_source
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
@@ -134,12 +135,27 @@ class AdminCog(commands.Cog, name="Admin"):
 
     # ------------------------------------------------------------------ corpus
 
-    @corpus.command(name="add", description="Add an article (.txt, .md or .html); then run /reindex")
-    @app_commands.describe(file="The article file", replace="Overwrite a file with the same name")
+    @corpus.command(name="add", description="Add an article: a file (.txt, .md, .html) or a link to a page")
+    @app_commands.describe(
+        file="The article file (then run /reindex)",
+        url="A link to the article page: fetched, saved and indexed",
+        replace="Overwrite a file with the same name",
+    )
     @admin_only
     async def corpus_add(
-        self, interaction: discord.Interaction[Any], file: discord.Attachment, replace: bool = False
+        self,
+        interaction: discord.Interaction[Any],
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+        replace: bool = False,
     ) -> None:
+        if (file is None) == (url is None):
+            await send_interaction(interaction, "Give either a file or a url, not both.", ephemeral=True)
+            return
+        if url is not None:
+            await self._add_url(interaction, url, replace)
+            return
+        assert file is not None
         limit = self.bot.config.max_upload_bytes
         try:
             name = safe_name(file.filename)
@@ -163,6 +179,32 @@ class AdminCog(commands.Cog, name="Admin"):
         await interaction.followup.send(
             f"Added `{name}`{renamed}, {len(data):,} bytes. Run `/reindex` to make it searchable.",
             ephemeral=True,
+        )
+
+    async def _add_url(self, interaction: discord.Interaction[Any], url: str, replace: bool) -> None:
+        """Fetch (guarded), save with its source URL, reindex; one clear line for each failure."""
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True, ephemeral=True)
+        limits = self.bot.config.fetch_limits()
+        try:
+            page = await fetch_page(url, limits)
+            data = with_source(page.html, page.url).encode("utf-8")
+            check_upload(data, limits.max_bytes)
+            name = safe_name(page_file_name(page.url))
+            path = await asyncio.to_thread(save_article, self.bot.engine.corpus_dir, name, data, replace=replace)
+        except (FetchRefused, UploadRejected) as exc:
+            await interaction.followup.send(f"I didn't add that page: {exc}", ephemeral=True)
+            return
+        log.info("user %s added %s from a link (%d bytes)", interaction.user.id, path.name, len(data))
+        try:
+            report = await self.bot.engine.reindex()
+        except Exception as exc:  # the page is saved; the old index keeps serving
+            await interaction.followup.send(
+                f"Saved `{path.name}`, but the reindex failed ({exc}); the old index keeps serving.", ephemeral=True
+            )
+            return
+        await interaction.followup.send(
+            f"Added `{path.name}` from the link and reindexed.\n{_code_block(report.summary())}", ephemeral=True
         )
 
     @corpus.command(name="list", description="The article files in the corpus folder")
