@@ -203,7 +203,7 @@ def _question_rows(source: str) -> Iterator[dict[str, Any]]:
 
 
 def answer_json(row_id: Any, answer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from bot.reply import is_spoiler
+    from bot.render.reply import is_spoiler
 
     return {
         "id": row_id,
@@ -249,8 +249,8 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 def cmd_passages(args: argparse.Namespace, config: Config) -> int:
     from bot.index.errors import IndexProblem
     from bot.index.store import IndexStore
-    from bot.reply import spoiler_hint
-    from bot.spoilers.render import render_sentences
+    from bot.render.markdown import render_sentences
+    from bot.render.reply import spoiler_hint
 
     store = IndexStore(args.index, model="sentence-transformers/all-MiniLM-L6-v2", dimension=384)
     try:

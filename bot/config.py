@@ -62,5 +62,6 @@ class Config:
             max_upload_bytes=int(env.get("MAX_UPLOAD_BYTES") or 1_000_000),
             fetch_max_bytes=int(env.get("FETCH_MAX_BYTES") or 2_000_000),
             fetch_timeout_s=float(env.get("FETCH_TIMEOUT_S") or 10),
-            fetch_allow_loopback=(env.get("FETCH_ALLOW_LOOPBACK") or "").strip().lower() in ("1", "true", "yes"),
+            fetch_allow_loopback=(env.get("FETCH_ALLOW_LOOPBACK") or "").strip().lower()
+            in ("1", "true", "yes"),
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +22,19 @@ from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.models import Answer, ArticleMeta
-from bot.reply import DECLINE, SpoilerMode, asks_about_ending, compose
-from bot.search.retriever import Retriever, SearchSettings, wants_quote
+from bot.render.reply import DECLINE, SpoilerMode, compose
+from bot.search.question import (
+    asks_about_ending,
+    asks_who_said_that,
+    is_more,
+    looks_like_follow_up,
+    wants_quote,
+)
+from bot.search.retriever import Retriever, SearchSettings
 from bot.text import clean_question
 
 if TYPE_CHECKING:  # the builder (ingestion, spoiler engine) is imported only when reindexing
-    from bot.index.builder import Progress, ReindexReport
+    from bot.build import Progress, ReindexReport
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +42,6 @@ MAX_QUESTION_CHARS = 500
 EMPTY_QUESTION = "Ask me something about the shows, e.g. “why did Jessica kill Kilgrave?”"
 TOO_LONG = f"That question is too long for me; please keep it under {MAX_QUESTION_CHARS} characters."
 
-_MORE = re.compile(
-    r"^\s*(more|more quotes|next|another|any more|anything else|keep going)\s*[?!.]*\s*$", re.I
-)
-_WHO_SAID_THAT = re.compile(
-    r"^\s*(who\s+(said|says|wrote)\s+(that|this|it)|who\s+was\s+that)\s*[?!.]*\s*$", re.I
-)
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|what about|how about|what of|and what about|same for)\b"
-    r"|\b(he|she|they|him|her|them|his|hers|their|that|it)\b",
-    re.I,
-)
 FOLLOW_UP_WEIGHT = 0.35
 
 
@@ -160,12 +155,12 @@ class Engine:
         if len(text) > MAX_QUESTION_CHARS:
             return Query("", problem=TOO_LONG)
         previous = [clean_question(h) for h in history if clean_question(h)]
-        previous = [h for h in previous if not _MORE.match(h) and not _WHO_SAID_THAT.match(h)]
+        previous = [h for h in previous if not is_more(h) and not asks_who_said_that(h)]
         if previous and is_more(text):
             return Query(previous[-1], skip=_count_more(history))
-        if previous and _WHO_SAID_THAT.match(text):
+        if previous and asks_who_said_that(text):
             return Query(previous[-1], who_said_that=True)
-        if previous and (_FOLLOW_UP.search(text) or len(text.split()) <= 4):
+        if previous and looks_like_follow_up(text):
             return Query(text, context=previous[-1])
         return Query(text)
 
@@ -298,7 +293,7 @@ class Engine:
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """`bot.engine.build_index`, imported on first use (it pulls in ingestion and the spoiler engine)."""
     if name == "build_index":
-        from bot.index.builder import build_index
+        from bot.build import build_index
 
         globals()["build_index"] = build_index
         return build_index
@@ -306,23 +301,18 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
 
 
 def _who_said(hit) -> str:  # type: ignore[no-untyped-def]
-    from bot.spoilers.render import escape_text
+    from bot.render.markdown import escape_text
 
     if hit.passage.speaker:
         return f"That was **{escape_text(hit.passage.speaker)}**:"
     return f"That line is from *{escape_text(hit.article.title)}*; the article doesn't name a speaker:"
 
 
-def is_more(text: str) -> bool:
-    """True for "more", "next", "any more?": a request for the next quotes on the last question."""
-    return bool(_MORE.match(clean_question(text)))
-
-
 def _count_more(history: Sequence[str]) -> int:
     """How many quotes were already shown for the last real question (3 per turn)."""
     count = 1
     for turn in reversed(history):
-        if not _MORE.match(clean_question(turn)):
+        if not is_more(clean_question(turn)):
             break
         count += 1
     return 3 * count

@@ -8,14 +8,13 @@ import unicodedata
 # Zero-width and bidirectional control characters: invisible, and able to disguise names or
 # reorder what a reader sees.
 INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\u00ad]")
-_SPACE = re.compile(r"\s+")
 
 
 def clean_question(text: str) -> str:
     """A fan's question with width variants folded (NFKC), invisible characters gone, one-line."""
     text = unicodedata.normalize("NFKC", text)
     text = INVISIBLE.sub("", text)
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 _NON_ALNUM = re.compile(r"[\W_]+")
@@ -36,3 +35,40 @@ def fold(text: str) -> str:
     """Casefolded, NFKC, with curly quotes made straight: the form names are compared in."""
     text = unicodedata.normalize("NFKC", INVISIBLE.sub("", text)).casefold()
     return text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+# ----------------------------------------------------------------------------- seasons and warnings
+
+WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5,
+    "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12,
+    "final": 0, "last": 0,
+}  # fmt: skip
+NUMBER_PATTERN = r"(?:\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+ORDINAL_PATTERN = (
+    r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|\d{1,2}(?:st|nd|rd|th))"
+)
+_SEASON = re.compile(
+    rf"\b(?:season|series)[\s-]+(?P<n1>{NUMBER_PATTERN})\b|\b(?P<n2>{ORDINAL_PATTERN})[\s-]+(?:season|series)\b|\bs(?P<n3>\d{{1,2}})(?:e\d{{1,2}})?\b",
+    re.IGNORECASE,
+)
+
+
+def season_numbers(text: str) -> list[int]:
+    """Season numbers named in `text` ("season two", "S2", "second season"), in order."""
+    found: list[int] = []
+    for match in _SEASON.finditer(unicodedata.normalize("NFKC", text)):
+        word = (match["n1"] or match["n2"] or match["n3"] or "").lower()
+        digits = word[:-2] if word[:-2].isdigit() and word[-2:] in ("st", "nd", "rd", "th") else word
+        number = int(digits) if digits.isdigit() else WORD_NUMBERS.get(word, 0)
+        if number:
+            found.append(number)
+    return found
+
+
+def is_spoiler_warning(text: str) -> bool:
+    """A short line that warns of spoilers ("Spoilers ahead for season 1!"): a label, never a reveal."""
+    folded = fold(text)
+    return "spoiler" in folded and len(folded.split()) <= 16

@@ -19,7 +19,7 @@ import pytest
 
 from bot.embedder import DIMENSION, MODEL_NAME
 from bot.index.store import IndexStore
-from bot.reply import is_spoiler
+from bot.render.reply import is_spoiler
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -271,7 +271,7 @@ def test_changing_one_article_reembeds_only_its_sentences(engine: Engine, tmp_pa
 def test_reindex_runs_the_spoiler_detector_only_on_changed_articles(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.index.builder as builder
+    import bot.build as builder
 
     corpus = engine.corpus_dir
     article = sorted(p for p in corpus.iterdir() if p.suffix in (".txt", ".md", ".html"))[0]

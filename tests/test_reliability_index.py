@@ -377,7 +377,7 @@ async def test_a_failing_spoiler_detector_tags_every_passage(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("classifier exploded")
 
-    monkeypatch.setattr("bot.index.builder.detect_spoilers", broken)
+    monkeypatch.setattr("bot.build.detect_spoilers", broken)
     admin = services.interaction(permissions=ADMIN)
     await invoke(services.bot, command(services.bot, "reindex"), admin)
     assert admin.texts[-1].startswith("Reindex done") and "spoiler detection failed" in admin.texts[-1]

@@ -24,7 +24,7 @@ from bot.discord_app.client import FanBot
 from bot.discord_app.views import passage_token
 from bot.engine import MAX_QUESTION_CHARS, TOO_LONG, Engine
 from bot.models import Answer, ArticleMeta
-from bot.reply import MESSAGE_LIMIT, compose
+from bot.render.reply import MESSAGE_LIMIT, compose
 
 FINALE_QUESTION = "why did jessica kill kilgrave?"
 PINGS = "@everyone @here <@123456789012345678> <@!123456789012345678> <@&987654321098765432>"

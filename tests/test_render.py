@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bot.spoilers.render as render
-from bot.spoilers.render import (
+import bot.render.markdown as render
+from bot.render.markdown import (
     SPOILER_FREE_ZONES,
     balanced,
     clean_text,

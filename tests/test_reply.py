@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Answer, ArticleMeta, Hit, Passage, SpoilerInfo
-from bot.reply import MESSAGE_LIMIT, compose, show_key
+from bot.render.reply import MESSAGE_LIMIT, compose, show_key
 
 LIMIT = 2000
 ARTICLE = ArticleMeta(
@@ -326,7 +326,7 @@ def test_any_text_gives_safe_messages(
 def test_answers_about_an_outcome_tag_every_sentence_of_their_quotes(engine) -> None:
     """Whatever the detector missed in an answer to "how does it end" is what the fan must not
     see by accident: every quoted sentence goes inside tags (outside `off` channels)."""
-    from bot.spoilers.render import count_bars
+    from bot.render.markdown import count_bars
 
     answer = engine.ask_sync("how does jessica feel after killing kilgrave")
     assert answer.answered

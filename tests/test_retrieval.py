@@ -7,7 +7,7 @@ import pytest
 
 from bot.engine import EMPTY_QUESTION, TOO_LONG, Engine
 from bot.models import Answer
-from bot.reply import DECLINE
+from bot.render.reply import DECLINE
 
 KILGRAVE = "why did jj kill kilgrave?"
 COLTER = "what did colter say about luke and jessica?"

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from bot.annotate.scope import article_scope, find_facts_show, season_numbers
 from bot.learned import Logistic, section
 from bot.models import Article, ArticleMeta, Passage, SpoilerInfo
 from bot.shows import ShowFacts
-from bot.spoilers.scope import article_scope, find_facts_show, season_numbers
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,9 @@ def slug_words(url: str | None) -> str | None:
     return words if len(words.split()) >= 2 else None
 
 
-def article_text(meta: ArticleMeta, passages: Sequence[tuple[int, Passage]], facts: tuple[str, ...] = ()) -> ArticleText:
+def article_text(
+    meta: ArticleMeta, passages: Sequence[tuple[int, Passage]], facts: tuple[str, ...] = ()
+) -> ArticleText:
     slots: list[Slot] = []
     last_paragraph = None
     for position, passage in passages:
@@ -235,7 +237,9 @@ class SpoilerModel:
 
     def headline_spoils(self, text: str | None, vectors: Vectors) -> bool:
         vector = vectors.of(text)
-        return bool(vector is not None and self.headline.probabilities(vector[None, :])[0] >= self.headline_threshold)
+        return bool(
+            vector is not None and self.headline.probabilities(vector[None, :])[0] >= self.headline_threshold
+        )
 
 
 def load_spoiler_model() -> SpoilerModel | None:
@@ -284,11 +288,13 @@ def detect_spoilers(
         probabilities = model.probabilities(text, vectors)
         flags: dict[int, list[bool]] = {}
         for slot, p in zip(text.slots, probabilities, strict=True):
-            flags.setdefault(slot.passage, [False] * len(passages[slot.passage].sentences))[slot.index] = bool(
-                p >= model.threshold
+            flags.setdefault(slot.passage, [False] * len(passages[slot.passage].sentences))[slot.index] = (
+                bool(p >= model.threshold)
             )
         for position, passage_flags in flags.items():
-            season = _passage_season(passages[position].sentences, passage_flags, scope.season if scope else None)
+            season = _passage_season(
+                passages[position].sentences, passage_flags, scope.season if scope else None
+            )
             result[position] = replace(
                 passages[position],
                 spoiler=SpoilerInfo(tuple(passage_flags), scope.show if scope else None, season),

@@ -24,7 +24,7 @@ from bot.discord_app.cooldown import Cooldown, Verdict
 from bot.discord_app.respond import Responder
 from bot.engine import Engine, is_more
 from bot.models import Answer
-from bot.reply import SpoilerMode
+from bot.render.reply import SpoilerMode
 from bot.settings_store import DEFAULT_MODE, SettingsStore
 from bot.text import clean_question
 from bot.text import show_key as reply_show_key

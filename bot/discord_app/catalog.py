@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 from bot.engine import Engine
 from bot.models import ArticleMeta
+from bot.render.markdown import escape_text
 from bot.settings_store import show_key
-from bot.spoilers.render import escape_text
 from bot.text import fold
 
 __all__ = ["ShowCatalog", "paginate", "source_line"]

@@ -58,7 +58,9 @@ async def check_url(url: str, limits: FetchLimits) -> None:
     if parts.username or parts.password:
         raise FetchRefused("Links with a user name or password are not accepted.")
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or None, type=socket.SOCK_STREAM)
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or None, type=socket.SOCK_STREAM
+        )
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchRefused(f"I can't find the site {parts.hostname}.") from exc
     addresses = {info[4][0] for info in infos}
@@ -107,7 +109,9 @@ def page_file_name(url: str) -> str:
     """A corpus file name from the URL's host and last path segment ("site-example-slug.html")."""
     parts = urlsplit(url)
     segment = [s for s in parts.path.split("/") if s]
-    stem = (parts.hostname or "page").replace(".", "-") + ("-" + segment[-1].rsplit(".", 1)[0] if segment else "")
+    stem = (parts.hostname or "page").replace(".", "-") + (
+        "-" + segment[-1].rsplit(".", 1)[0] if segment else ""
+    )
     return stem[:100] + ".html"
 
 

@@ -37,10 +37,23 @@ MISSING = -6.0
 def _vectorizers():  # type: ignore[no-untyped-def]
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    chars = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 4), n_features=CHAR_FEATURES,
-                              alternate_sign=False, norm="l2", lowercase=True)
-    words = HashingVectorizer(analyzer="word", ngram_range=(1, 2), n_features=WORD_FEATURES,
-                              alternate_sign=False, norm="l2", lowercase=True, token_pattern=r"(?u)\b\w+\b")
+    chars = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 4),
+        n_features=CHAR_FEATURES,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+    )
+    words = HashingVectorizer(
+        analyzer="word",
+        ngram_range=(1, 2),
+        n_features=WORD_FEATURES,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+        token_pattern=r"(?u)\b\w+\b",
+    )
     return chars, words
 
 
@@ -60,7 +73,7 @@ def shape_row(text: str, position: int, count: int) -> list[float]:
         (count - 1 - position) / max(1, count - 1),
         float(len(words) <= 6),
         float(stripped.endswith("?")),
-        float(any(q in text for q in "\"“”")),
+        float(any(q in text for q in '"“”')),
     ]
 
 
@@ -69,7 +82,9 @@ def features(texts: Sequence[str]):  # type: ignore[no-untyped-def]
     from scipy.sparse import csr_matrix, hstack
 
     chars, words = _vectorizers()
-    shapes = csr_matrix(np.asarray([shape_row(t, i, len(texts)) for i, t in enumerate(texts)], dtype=np.float32))
+    shapes = csr_matrix(
+        np.asarray([shape_row(t, i, len(texts)) for i, t in enumerate(texts)], dtype=np.float32)
+    )
     return hstack([chars.transform(texts), words.transform(texts), shapes]).tocsr()
 
 
@@ -79,8 +94,16 @@ def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     padded = np.concatenate([[MISSING, MISSING], z, [MISSING, MISSING]])
     return np.asarray(
         [
-            [z[i], padded[i + 1], padded[i + 3], padded[i], padded[i + 4], i / max(1, count - 1),
-             (count - 1 - i) / max(1, count - 1), float(len(texts[i].split()) <= 6)]
+            [
+                z[i],
+                padded[i + 1],
+                padded[i + 3],
+                padded[i],
+                padded[i + 4],
+                i / max(1, count - 1),
+                (count - 1 - i) / max(1, count - 1),
+                float(len(texts[i].split()) <= 6),
+            ]
             for i in range(count)
         ],
         dtype=np.float32,
@@ -99,8 +122,12 @@ class SparseLogistic:
 
     def to_dict(self) -> dict:
         nonzero = np.flatnonzero(self.weights)
-        return {"size": int(self.weights.size), "index": nonzero.tolist(),
-                "value": [round(float(v), 5) for v in self.weights[nonzero]], "bias": round(self.bias, 6)}
+        return {
+            "size": int(self.weights.size),
+            "index": nonzero.tolist(),
+            "value": [round(float(v), 5) for v in self.weights[nonzero]],
+            "bias": round(self.bias, 6),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> SparseLogistic:
@@ -135,8 +162,11 @@ def load_junk_model() -> JunkModel | None:
     if data is None:
         return None
     try:
-        return JunkModel(SparseLogistic.from_dict(data["lines"]), Logistic.from_dict(data["context"]),
-                         float(data["threshold"]))
+        return JunkModel(
+            SparseLogistic.from_dict(data["lines"]),
+            Logistic.from_dict(data["context"]),
+            float(data["threshold"]),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         log.error("junk weights unreadable (%s); no paragraph is dropped as junk", exc)
         return None

@@ -8,7 +8,6 @@ who said it. Passages stay small (a few sentences) so a fan's question lands on 
 from __future__ import annotations
 
 import math
-import re
 
 from bot.ingest.sentences import split_sentences
 from bot.ingest.speakers import attribute
@@ -24,9 +23,11 @@ def article_passages(article: Article) -> list[Passage]:
     """All passages of an article, in reading order, with stable ids and their speakers."""
     passages: list[Passage] = []
     texts = [p.text for p in article.paragraphs]
-    for number, (paragraph, said) in enumerate(zip(article.paragraphs, attribute(texts, article.meta), strict=True)):
+    for number, (paragraph, said) in enumerate(
+        zip(article.paragraphs, attribute(texts, article.meta), strict=True)
+    ):
         text = paragraph.text[said.strip :]
-        if said.strip:
+        if said.quoted:
             text = _strip_outer_quotes(text)
         for group in _group(split_sentences(text)):
             passages.append(
@@ -35,12 +36,17 @@ def article_passages(article: Article) -> list[Passage]:
                     file=article.meta.file,
                     text=" ".join(group),
                     sentences=tuple(group),
-                    speaker=said.speaker,
+                    # reported speech names the speaker of the passage that holds the quote only
+                    speaker=said.speaker if said.quoted or _has_quote(" ".join(group)) else None,
                     heading=paragraph.heading,
                     paragraph=number,
                 )
             )
     return passages
+
+
+def _has_quote(text: str) -> bool:
+    return any(mark in text for mark in "“”\"")
 
 
 def _strip_outer_quotes(text: str) -> str:

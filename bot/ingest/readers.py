@@ -52,7 +52,6 @@ _JUNK_ATTR = re.compile(
 )
 _BYLINE_RE = re.compile(r"^\s*(?:written\s+)?by\s+(?P<rest>.+)$", re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[-|–—]\s+")
-_SPACE = re.compile(r"\s+")
 _VIA_RE = re.compile(r"^\(?\s*(?:via|source|h/t)\s*:?\s+(?P<outlet>[^()]{2,60}?)\s*\)?\.?$", re.IGNORECASE)
 
 
@@ -87,14 +86,14 @@ def read_article(path: Path, corpus_root: Path) -> Article:
 
 
 def clean_space(text: str) -> str:
-    return _SPACE.sub(" ", text.replace("\u00a0", " ")).strip()
+    return " ".join(text.replace("\u00a0", " ").split())
 
 
 # ----------------------------------------------------------------------------- plain text
 
 
 def _read_text(raw: str, rel: str) -> Article:
-    blocks = [b for b in re.split(r"\n\s*\n", raw) if b.strip()]
+    blocks = _blocks(raw)
     if not blocks:
         raise IngestError(f"{rel}: empty file")
     lines = [ln.strip() for ln in blocks[0].split("\n") if ln.strip()]
@@ -123,7 +122,7 @@ def _text_units(blocks: list[str]) -> list[tuple[str, str | None]]:
             line = clean_space(raw_line)
             if not line:
                 continue
-            if current and current[-1] not in ".!?:;\"”’)" and line[:1].islower():
+            if current and current[-1] not in '.!?:;"”’)' and line[:1].islower():
                 current = f"{current} {line}"
             else:
                 if current:
@@ -149,10 +148,10 @@ def _looks_like_heading(line: str, following: str) -> bool:
     words = line.split()
     return (
         0 < len(words) <= 10
-        and line[-1] not in ".!?:;,\"”’)|"
+        and line[-1] not in '.!?:;,"”’)|'
         and line[:1].isupper()
         and len(following.split()) >= 15
-        and following[-1:] in ".!?\"”’)"
+        and following[-1:] in '.!?"”’)'
     )
 
 
@@ -164,9 +163,24 @@ def _label_line(line: str) -> bool:
 def _source_url(line: str) -> str | None:
     """The URL of a "Source: https://…" line under a copied article's title."""
     parts = line.split()
-    if len(parts) == 2 and parts[0].lower().rstrip(":") in ("source", "url", "link") and parts[1].startswith("http"):
+    if (
+        len(parts) == 2
+        and parts[0].lower().rstrip(":") in ("source", "url", "link")
+        and parts[1].startswith("http")
+    ):
         return parts[1]
     return None
+
+
+def _blocks(raw: str) -> list[str]:
+    """Text split at blank lines (lines holding only spaces count as blank)."""
+    blocks: list[list[str]] = [[]]
+    for line in raw.split("\n"):
+        if line.strip():
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return ["\n".join(b) for b in blocks if b]
 
 
 def _is_header_block(block: str) -> bool:
@@ -188,7 +202,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
         byline = _BYLINE_RE.match(line)
         if byline:
             parts = [p.strip() for p in byline["rest"].split(",") if p.strip()]
-            parts = [p for p in parts if not find_date(p) and not re.fullmatch(r"\d{4}", p)]
+            parts = [p for p in parts if not find_date(p) and not (len(p) == 4 and p.isdigit())]
             if parts:
                 author = author or parts[0]
             if len(parts) > 1:

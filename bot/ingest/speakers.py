@@ -25,34 +25,64 @@ _PREFIX = re.compile(
     rf"^\s*(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*[:：](?:\*\*)?\s+"
 )
 _FULL_NAME = re.compile(rf"\b{_WORD}(?:\s+(?:de|da|van|von|del|la|le|{_WORD})){{1,3}}")
-_VERBS = r"(?:said|says|told|explained|added|noted|recalled|joked|admitted|insisted|continued|laughed|wrote|explains|adds|notes|recalls)"  # noqa: E501
+_VERBS = (
+    r"(?:said|says|told|tells|explained|added|noted|recalled|joked|admitted|insisted|continued|laughed|wrote"
+    r"|explains|adds|notes|recalls|put it(?: \w+)?|summed (?:it )?up)"
+)  # noqa: E501
 _ATTRIBUTION = re.compile(
     rf"[”\"’],?\s+(?P<after>{_WORD}(?:\s+{_WORD}){{0,2}}|he|she|they)\s+{_VERBS}\b"
     rf"|[”\"’],?\s+{_VERBS}\s+(?P<before>{_WORD}(?:\s+{_WORD}){{0,2}})"
-    rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,[^,“\"]{{1,90}},)?\s+{_VERBS}\b"
-    rf"|\baccording to (?:the )?(?:\w+ )?(?P<according>{_WORD}(?:\s+{_WORD}){{0,2}})"
+    rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,[^,“\"]{{1,90}})?,?\s+{_VERBS}\b"
+    rf"|\b[Aa]ccording to (?:the )?(?:\w+ )?(?P<according>{_WORD}(?:\s+{_WORD}){{0,2}})"
 )
-_OPEN, _CLOSE = "“\"", "”\""
+_OPEN, _CLOSE = '“"', '”"'
 INTERVIEWER_PREFIXES = frozenset({"q", "question", "interviewer"})
 ANSWER_PREFIXES = frozenset({"a", "answer"})
 PRONOUNS = frozenset({"he", "she", "they"})
 # Capitalised words that start sentences but never name anyone.
-NOT_NAMES = frozenset({"i", "we", "you", "it", "what", "that", "this", "there", "then", "but", "and", "so",
-                       "when", "if", "the", "a", "an", "everyone", "nobody", "people", "fans", "critics"})
+NOT_NAMES = frozenset(
+    {
+        "i",
+        "we",
+        "you",
+        "it",
+        "what",
+        "that",
+        "this",
+        "there",
+        "then",
+        "but",
+        "and",
+        "so",
+        "when",
+        "if",
+        "the",
+        "a",
+        "an",
+        "everyone",
+        "nobody",
+        "people",
+        "fans",
+        "critics",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Attributed:
     speaker: str | None
     strip: int  # characters of speaker prefix to drop from the paragraph's text
+    quoted: bool = False  # the paragraph is the speaker's quote (prefix or continuation): drop outer marks
 
 
 def _title(word: str) -> str:
-    return "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")) if word.isupper() else word
+    return (
+        "-".join(part[:1].upper() + part[1:].lower() for part in word.split("-")) if word.isupper() else word
+    )
 
 
 def _clean_name(name: str) -> str:
-    return " ".join(_title(w) for w in name.replace("’", "'").rstrip(".,").split())
+    return " ".join(_title(w) for w in name.rstrip(".,").split())
 
 
 class NameBook:
@@ -74,7 +104,9 @@ class NameBook:
         if not words or len(words[0]) < 2:
             return None
         if len(words) >= 2:
-            longer = next((f for f in self.full if f.endswith(" ".join(words)) and f != " ".join(words)), None)
+            longer = next(
+                (f for f in self.full if f.endswith(" ".join(words)) and f != " ".join(words)), None
+            )
             return longer or " ".join(words)
         word = words[0].casefold()
         for full in self.full:
@@ -119,22 +151,28 @@ def attribute(paragraphs: Sequence[str], meta: ArticleMeta) -> list[Attributed]:
         speaker, strip = None, 0
         if match:
             speaker, strip = _prefix_speaker(match, book, counts, guest)
-            if speaker and not book.is_outlet(match["name"]) and match["name"].casefold() not in INTERVIEWER_PREFIXES:
+            if (
+                speaker
+                and not book.is_outlet(match["name"])
+                and match["name"].casefold() not in INTERVIEWER_PREFIXES
+            ):
                 guest = speaker
         body = text[strip:]
-        if speaker is None and open_quote is not None:
+        continues = speaker is None and open_quote is not None
+        if continues:
             speaker = open_quote
         if speaker is None:
             speaker = _reported(body, book, mentioned)
         if speaker is None and body.lstrip()[:1] in _OPEN and mentioned is not None:
             speaker = mentioned  # a paragraph that is only a quote: the person just introduced
-        open_quote = speaker if speaker and _leaves_open(body) else None
-        people = book.people_in(_outside_quotes(body))
+        still_open = not _closes(body) if continues else _leaves_open(body)
+        open_quote = speaker if speaker and still_open else None
+        people = [] if continues or match else book.people_in(_outside_quotes(body))
         if speaker and speaker != book.interviewer():
             mentioned = speaker
-        if people and not match:
+        if people:
             mentioned = book.resolve(people[-1]) or people[-1]
-        result.append(Attributed(speaker, strip))
+        result.append(Attributed(speaker, strip, quoted=bool(strip) or continues))
     return result
 
 
@@ -151,7 +189,9 @@ def _outside_quotes(text: str) -> str:
     return "".join(out)
 
 
-def _prefix_speaker(match: re.Match[str], book: NameBook, counts: dict[str, int], guest: str | None) -> tuple[str | None, int]:
+def _prefix_speaker(
+    match: re.Match[str], book: NameBook, counts: dict[str, int], guest: str | None
+) -> tuple[str | None, int]:
     raw = match["name"].strip("* ")
     key = raw.casefold()
     if key in INTERVIEWER_PREFIXES or book.is_outlet(raw):
@@ -164,13 +204,13 @@ def _prefix_speaker(match: re.Match[str], book: NameBook, counts: dict[str, int]
         if resolved is None and counts.get(key, 0) >= 2 and book.interviewer():
             return resolved or _clean_name(raw), match.end()
         return resolved or _clean_name(raw), match.end()
-    if resolved is not None and (len(raw.split()) >= 2 or raw.casefold() in book.capitalised):
+    if resolved is not None and (len(raw.split()) >= 2 or resolved != raw or raw.casefold() in book.capitalised):
         return resolved, match.end()
     return None, 0
 
 
 def _reported(text: str, book: NameBook, mentioned: str | None) -> str | None:
-    if not any(mark in text for mark in "“\"”") and "according to" not in text:
+    if not any(mark in text for mark in '“"”') and "according to" not in text:
         return None
     for match in _ATTRIBUTION.finditer(text):
         name = match["after"] or match["before"] or match["subject"] or match["according"]
@@ -184,6 +224,12 @@ def _reported(text: str, book: NameBook, mentioned: str | None) -> str | None:
         if resolved:
             return resolved
     return None
+
+
+def _closes(text: str) -> bool:
+    """A continuation paragraph ends its speaker's quote: a closing mark that is not reopened."""
+    stripped = text.rstrip()
+    return stripped.endswith(("”", '"', "”)", '")')) or ("”" in text and text.rfind("”") > text.rfind("“"))
 
 
 def _leaves_open(text: str) -> bool:

@@ -23,13 +23,15 @@ GENERIC = frozenset(
 
 
 JOINERS = frozenset({"of", "the", "and", "on", "in", "a", "&"})
-MARKERS = frozenset({"season", "series", "episode", "finale", "recap", "review", "ending", "part", "s1", "s2"})
+MARKERS = frozenset(
+    {"season", "series", "episode", "finale", "recap", "review", "ending", "part", "s1", "s2"}
+)
 
 
 def _candidates(title: str) -> list[str]:
     found: list[str] = []
     for match in _PHRASE.finditer(title):
-        words = [re.sub(r"['’]s$", "", w) for w in match.group().rstrip(".:!,'’").split()]
+        words = [w[:-2] if w[-2:] in ("'s", "’s") else w for w in match.group().rstrip(".:!,'’").split()]
         # every sub-run of the phrase that starts and ends on a non-generic word
         for start in range(len(words)):
             for end in range(len(words), start, -1):
@@ -46,13 +48,24 @@ def _candidates(title: str) -> list[str]:
     return found
 
 
+def _count_words(text: str, phrase: str) -> int:
+    """How often `phrase` occurs in `text` as whole words."""
+    count, start = 0, text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        if (not start or not text[start - 1].isalnum()) and (end >= len(text) or not text[end].isalnum()):
+            count += 1
+        start = text.find(phrase, start + 1)
+    return count
+
+
 def article_show(title: str, body: Sequence[str]) -> str | None:
     """The show the article is about, or None when the title names nothing the body repeats."""
     text = "\n".join(body)
     best: tuple[int, int, str] | None = None
     folded = title.casefold()
     for name in _candidates(title):
-        count = len(re.findall(rf"(?<![\w]){re.escape(name)}(?![\w])", text))
+        count = _count_words(text, name)
         after = folded.split(name.casefold(), 1)[-1].lstrip(" '’s:,").split()
         strong = folded.startswith(name.casefold()) or bool(after and after[0] in MARKERS)
         if count < (1 if strong else 2):

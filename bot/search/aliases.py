@@ -8,7 +8,6 @@ one-word name ("Daredevil").
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -16,9 +15,39 @@ from functools import lru_cache
 from bot.search.lexical import STOPWORDS
 from bot.text import fold
 
-_NAME = re.compile(r"\b[A-Z][a-z'’-]+(?:\s+(?:(?:of|the|on|and|in|a)\s+){0,2}[A-Z][a-z'’-]+){0,3}\b")
-_TOKEN = re.compile(r"[a-z0-9']+")
+_JOINERS = frozenset({"of", "the", "and", "on", "in", "a", "&"})
 _LEADING_NOISE = {"the", "a", "an", "in", "on", "as", "and", "but", "so", "for", "at", "by", "with", "of"}
+_EDGE = "?!.,;:()\"'“”‘’[]{}*_"
+
+
+def capitalised_runs(text: str, longest: int = 5) -> list[str]:
+    """Runs of capitalised words, joiners allowed inside ("House of the Dragon"), in order."""
+    runs: list[str] = []
+    current: list[str] = []
+    for raw in text.split():
+        word = raw.strip(_EDGE)
+        ends = raw != raw.rstrip(".,;:!?)\"”’")
+        if word[:1].isupper() and word[:1].isalpha():
+            current.append(word)
+        elif current and word in _JOINERS and not ends:
+            current.append(word)
+            continue
+        else:
+            _close(current, runs, longest)
+            current = []
+            continue
+        if ends:
+            _close(current, runs, longest)
+            current = []
+    _close(current, runs, longest)
+    return runs
+
+
+def _close(words: list[str], runs: list[str], longest: int) -> None:
+    while words and words[-1] in _JOINERS:
+        words = words[:-1]
+    if words and len(words) <= longest:
+        runs.append(_trim(" ".join(words)))
 
 
 def candidate_names(titles: Iterable[str], shows: Iterable[str], texts: Iterable[str]) -> list[str]:
@@ -28,37 +57,19 @@ def candidate_names(titles: Iterable[str], shows: Iterable[str], texts: Iterable
         counts.update(_names_in(text))
     names = set(shows)
     for title in titles:
-        names.update(_trim(m.group()) for m in _NAME.finditer(title))
+        names.update(capitalised_runs(title))
     names.update(name for name, count in counts.items() if count >= 3)
     return sorted(n for n in names if n and fold(n) not in STOPWORDS)
 
 
 @lru_cache(maxsize=50_000)
 def _names_in(text: str) -> tuple[str, ...]:
-    return tuple(_trim(match.group()) for match in _NAME.finditer(text))
+    return tuple(capitalised_runs(text, longest=3))
 
 
-_SEASON_AFTER = re.compile(r"\b([A-Z][\w'’]+(?:\s+[A-Z][\w'’]+){0,3})(?:'s)?\s+(?:season|series)\s+\w+", re.I)
-_SEASON_BEFORE = re.compile(r"\b(?:season|series)\s+\w+\s+of\s+([A-Z][\w'’]+(?:\s+[A-Z][\w'’]+){0,3})")
-
-
-def show_names(declared: Iterable[str], texts: Iterable[str]) -> list[str]:
-    """Names used as shows: declared in front matter, or written as "X season N" / "season N of X"."""
-    names = {n.strip() for n in declared if n.strip()}
-    for text in texts:
-        names.update(_show_names_in(text))
-    return sorted(names, key=len, reverse=True)
-
-
-@lru_cache(maxsize=50_000)  # a reindex reads every unchanged passage again
-def _show_names_in(text: str) -> tuple[str, ...]:
-    found = []
-    for pattern in (_SEASON_AFTER, _SEASON_BEFORE):
-        for match in pattern.finditer(text):
-            name = _trim(match.group(1))
-            if name and name[0].isupper() and fold(name) not in STOPWORDS:
-                found.append(name)
-    return tuple(found)
+def show_names(declared: Iterable[str], texts: Iterable[str] = ()) -> list[str]:
+    """The shows of the corpus: what each article declares or ingest found in its title."""
+    return sorted({n.strip() for n in declared if n.strip()}, key=len, reverse=True)
 
 
 def _trim(name: str) -> str:
@@ -68,6 +79,19 @@ def _trim(name: str) -> str:
     return " ".join(words)
 
 
+def find_phrase(text: str, phrase: str) -> int:
+    """Where `phrase` starts in `text` as whole words (-1 when absent): "st" is not in "first"."""
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return start
+        start = text.find(phrase, start + 1)
+    return -1
+
+
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                  "eight": "8", "nine": "9", "ten": "10"}
 
@@ -75,7 +99,7 @@ _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
 def short_forms(name: str) -> set[str]:
     """What fans type for a multi-word name: initials with and without a leading "the", and with
     number words as digits ("Brooklyn Nine-Nine" -> "bnn", "b99"; "The Last of Us" -> "tlou", "lou")."""
-    words = [w for w in re.split(r"[\s-]+", fold(name)) if w]
+    words = [w for w in fold(name).replace("-", " ").split() if w]
     forms = {"".join(w[0] for w in words)}
     if words and words[0] == "the" and len(words) > 2:
         forms.add("".join(w[0] for w in words[1:]))
@@ -137,17 +161,18 @@ class AliasResolver:
         """
         text = expanded
         for show in self._shows:
-            if show in text:  # cheap test first: big corpora name thousands of shows
-                text = re.sub(rf"(?<![a-z0-9]){re.escape(show)}(?![a-z0-9])", " ", text)
-        text = re.sub(r"\(\s*\)", " ", text)
-        text = re.sub(r"\s+", " ", text).strip()
+            at = find_phrase(text, show)
+            while at >= 0:
+                text = text[:at] + " " + text[at + len(show) :]
+                at = find_phrase(text, show)
+        text = " ".join(w for w in text.replace("()", " ").replace("( )", " ").split())
         return text if text != expanded and len(text.split()) >= 2 else None
 
     def alias_words(self, question: str) -> str:
         """The words of `question` that are nicknames or abbreviations this resolver knows ("jj",
         "purple man"): words the corpus may never write, yet the question is about it."""
         text = fold(question)
-        found = [p for p in self._phrases if re.search(rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])", text)]
+        found = [p for p in self._phrases if find_phrase(text, p) >= 0]
         found += [w for w in (x.strip("?!.,;:()\"'") for x in text.split()) if self.resolve_word(w)]
         return " ".join(found)
 
@@ -155,11 +180,10 @@ class AliasResolver:
         """The question with each alias followed by the name it stands for."""
         text = fold(question)
         for phrase in self._phrases:
-            pattern = rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
-            if re.search(pattern, text):
-                text = re.sub(
-                    pattern, lambda m, p=phrase: f"{m.group()} ({self._nicknames[p]})", text, count=1
-                )
+            at = find_phrase(text, phrase)
+            if at >= 0:
+                end = at + len(phrase)
+                text = f"{text[:end]} ({self._nicknames[phrase]}){text[end:]}"
         words = []
         for word in text.split(" "):
             bare = word.strip("?!.,;:()\"'")

@@ -2,7 +2,7 @@
 
 Written into the version folder (`search/`) by the builder and loaded memory-mapped by the
 retriever, so opening a big index does not re-read and re-tokenise every passage, and serving it
-holds a few bytes per passage: BM25 postings, answer-kind cues, the meta share, show and seasons,
+holds a few bytes per passage: BM25 postings, the meta share, show and seasons,
 whether it has a speaker and which (an index into the corpus-wide speaker list). The vocabulary and
 name lists are corpus-wide sets.
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.models import ArticleMeta, Passage
 from bot.search.aliases import candidate_names, show_names
-from bot.search.intent import intent_features
+from bot.search.intent import meta_share
 from bot.search.lexical import LexicalIndex, tokens
 from bot.search.season import SeasonScorer
 from bot.search.sentences import Embed, SentenceVectors
@@ -82,7 +82,6 @@ def proper_noun_tokens(passages: Sequence[Passage]) -> frozenset[str]:
 @dataclass
 class SearchFeatures:
     lexical: LexicalIndex
-    cue_hits: np.ndarray  # (n, cues) bool
     meta: np.ndarray  # (n,) float32
     speakers: np.ndarray  # (n,) bool
     speaker_of: np.ndarray  # (n,) int32: 1 + index into speaker_names, 0 = no speaker
@@ -103,12 +102,11 @@ class SearchFeatures:
         declared = [s for a in articles.values() for s in a.shows]
         shows = show_names(declared, titles + texts)
         season = SeasonScorer(passages, dict(articles), shows)
-        cue_hits, meta = intent_features(passages)
+        meta = np.array([meta_share(p) for p in passages], dtype=np.float32)
         speaker_names = sorted({p.speaker for p in passages if p.speaker})
         number = {name: n + 1 for n, name in enumerate(speaker_names)}
         return cls(
             lexical=LexicalIndex([lexical_text(p) for p in passages]),
-            cue_hits=cue_hits,
             meta=meta,
             speakers=np.array([p.speaker is not None for p in passages], dtype=bool),
             speaker_of=np.array([number.get(p.speaker or "", 0) for p in passages], dtype=np.int32),
@@ -125,7 +123,7 @@ class SearchFeatures:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.lexical.save(folder / "bm25")
-        for name in ("cue_hits", "meta", "speakers", "speaker_of", "shows_of", "seasons_of"):
+        for name in ("meta", "speakers", "speaker_of", "shows_of", "seasons_of"):
             np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
         data = {
             "features_version": FEATURES_VERSION,
@@ -152,7 +150,7 @@ class SearchFeatures:
         try:
             arrays = {
                 name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-                for name in ("cue_hits", "meta", "speakers", "speaker_of", "shows_of", "seasons_of")
+                for name in ("meta", "speakers", "speaker_of", "shows_of", "seasons_of")
             }
             lexical = LexicalIndex.load(folder / "bm25")
         except (OSError, ValueError, KeyError) as exc:
@@ -162,7 +160,6 @@ class SearchFeatures:
             return None
         return cls(
             lexical=lexical,
-            cue_hits=arrays["cue_hits"],
             meta=arrays["meta"],
             speakers=arrays["speakers"],
             speaker_of=arrays["speaker_of"],

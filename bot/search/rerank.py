@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 40
 RANK_FEATURES = (
-    "blend", "dense", "question", "sentence", "lexical", "scope", "cues", "has_speaker",
+    "blend", "dense", "question", "sentence", "lexical", "scope", "meta", "has_speaker",
     "named_speaker", "blend_rank", "length", "has_heading", "dense_gap", "lexical_gap", "sentence_gap",
 )  # fmt: skip
 ABSTAIN_FEATURES = (
@@ -72,7 +72,9 @@ class LearnedRanker:
 
     @classmethod
     def from_section(cls, data: dict) -> LearnedRanker:
-        return cls(Logistic.from_dict(data["ranker"]), Logistic.from_dict(data["abstain"]), float(data["threshold"]))
+        return cls(
+            Logistic.from_dict(data["ranker"]), Logistic.from_dict(data["abstain"]), float(data["threshold"])
+        )
 
     def order(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, float]:
         """(positions into candidates.rows best first, their ranker logits, P(answerable))."""

@@ -13,7 +13,6 @@ dense score is linear in them), so the matrix is read once per question.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,8 +23,8 @@ from bot.models import Hit, Passage
 from bot.search.aliases import AliasResolver
 from bot.search.dense import DenseScorer
 from bot.search.features import FOLDER, SearchFeatures, lexical_text, proper_noun_tokens
-from bot.search.intent import IntentScorer
 from bot.search.lexical import generic_tokens, tokens
+from bot.search.question import wants_quote
 from bot.search.rerank import CANDIDATES as CANDIDATE_COUNT
 from bot.search.rerank import RANK_FEATURES, Candidates, LearnedRanker, load_ranker
 from bot.search.season import SeasonScorer
@@ -58,18 +57,6 @@ class SearchSettings:
     named_speaker_bonus: float = 0.12  # ...and "what did X say" prefers X's own words
     focus_weight: float = 0.4  # share of the show-name-free question in the dense score
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's dense score
-
-
-_QUOTE_INTENT = re.compile(
-    r"\bwho\s+(said|says|say|told|claimed|thinks|called|compared)\b|\bwho\b.*\bsaid\b"
-    r"|\b(say|said|says|quote|quoted|talk|talked|think|thinks|feel|feels)\b",
-    re.I,
-)
-
-
-def wants_quote(text: str) -> bool:
-    """True for questions after what someone said or thinks, which attributed quotes answer best."""
-    return bool(_QUOTE_INTENT.search(text))
 
 
 def embedding_text(passage: Passage) -> str:
@@ -108,7 +95,7 @@ class Retriever:
             features = SearchFeatures.compute(index.passages, index.articles)
         self.features = features
         self._lexical = features.lexical
-        self._intent = IntentScorer(index.passages, cue_hits=features.cue_hits, meta=features.meta)
+        self._meta = np.asarray(features.meta, dtype=np.float32)
         self.aliases = AliasResolver(features.names, nicknames or {}, features.vocabulary, features.shows)
         self._season = SeasonScorer(
             index.passages,
@@ -176,8 +163,7 @@ class Retriever:
         scope = self._season.bonus(query_text)
         if scope is not None:
             extra = extra + scope
-        static = self._intent.static_bonus(query_text)
-        approximate = scanned + extra + static
+        approximate = scanned + extra
         if self._dense.approximate:
             rows = top_indices(approximate, min(shortlist, scanned.size))
             dense = self._dense.exact(rows, vector)
@@ -186,10 +172,7 @@ class Retriever:
             rows = np.arange(scanned.size)
             dense = scanned
             best = float(dense.max()) if dense.size else 0.0
-        before = dense + extra[rows]  # the score the definition check picks its candidates by
-        candidates = top_indices(before, CANDIDATES)
-        final = before + static[rows]
-        final[candidates] += self._intent.definition_bonus(query_text, rows[candidates])
+        final = dense + extra[rows]
         self._add_sentences(rows, final, dense, vector)
         if focus_vector is not None and rows.size:
             # The show-name-free mix ranks better, but whether the corpus is about the question is
@@ -226,8 +209,14 @@ class Retriever:
         follow_up = float(context_vector is not None and context_weight > 0)
         if not rows.size:
             empty = np.zeros((0, len(RANK_FEATURES)), dtype=np.float32)
-            query = {"best_dense": 0.0, "specific": len(specific), "unknown": len(unknown),
-                     "follow_up": follow_up, "words": words, "question_alone": 0.0}
+            query = {
+                "best_dense": 0.0,
+                "specific": len(specific),
+                "unknown": len(unknown),
+                "follow_up": follow_up,
+                "words": words,
+                "question_alone": 0.0,
+            }
             return Candidates(np.zeros(0, dtype=np.int64), empty, query)
         excluded = set(exclude)
         chosen: list[int] = []
@@ -246,10 +235,13 @@ class Retriever:
         lexical = self._lexical.scores(lexical_query)[cand_rows]
         scope = self._season.bonus(query_text)
         scope = scope[cand_rows] if scope is not None else np.zeros(cand_rows.size, dtype=np.float32)
-        cues = self._intent.static_bonus(query_text)[cand_rows]
+        cues = self._meta[cand_rows]
         plain = self._dense.exact(cand_rows, np.asarray(query_vector, dtype=np.float32))
         vector = self.query_vector(
-            query_vector, context_vector=context_vector, context_weight=context_weight, focus_vector=focus_vector
+            query_vector,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            focus_vector=focus_vector,
         )
         sentence = self._sentences.best(cand_rows, vector) if self._sentences is not None else None
         dense_c = dense[picked]
@@ -259,7 +251,9 @@ class Retriever:
         named = self._named_speakers(query_text)
         has_speaker = np.asarray(self._speakers, dtype=np.float32)[cand_rows]
         named_match = (
-            np.isin(self._speaker_of[cand_rows], named).astype(np.float32) if named else np.zeros(cand_rows.size)
+            np.isin(self._speaker_of[cand_rows], named).astype(np.float32)
+            if named
+            else np.zeros(cand_rows.size)
         )
         passages = [self.index.passages[int(r)] for r in cand_rows]
         features = np.column_stack(

@@ -8,15 +8,14 @@ and seasons the passage itself names override the article's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from bot.models import ArticleMeta, Passage
+from bot.search.aliases import find_phrase
 from bot.shows import show_key
-from bot.spoilers.scope import season_numbers
-from bot.text import fold
+from bot.text import fold, season_numbers
 
 SHOW_BONUS = 0.2
 SEASON_BONUS = 0.05
@@ -57,11 +56,7 @@ class SeasonScorer:
         text = fold(question)
         # Substring test first: a big corpus names thousands of shows, and a regex per show per
         # question (beyond re's cache of 512) would cost more than the whole search.
-        named = {
-            show_key(s)
-            for s in self._shows
-            if s in text and re.search(rf"(?<![a-z0-9]){re.escape(s)}(?![a-z0-9])", text)
-        }
+        named = {show_key(s) for s in self._shows if s in text and find_phrase(text, s) >= 0}
         return named, {n for n in season_numbers(question) if n > 0}
 
     def bonus(self, question: str) -> np.ndarray | None:

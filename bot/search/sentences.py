@@ -32,7 +32,7 @@ import numpy as np
 from bot.index.compact import ZERO, quantize
 from bot.models import Passage
 from bot.search.intent import is_meta_sentence
-from bot.spoilers.features import is_warning
+from bot.text import is_spoiler_warning
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SentenceVectors:
         where: tuple[str, int] | None = None
         for passage in passages:
             heading = (passage.heading or "").strip()
-            if heading and not is_warning(heading):  # an FAQ question the passage answers
+            if heading and not is_spoiler_warning(heading):  # an FAQ question the passage answers
                 texts.append(heading)
                 usable.append(True)
             if where != (passage.file, passage.paragraph):

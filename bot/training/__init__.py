@@ -1,1 +1,1 @@
-"""Offline learning: the fanqa data set, its validator, and `python -m bot train` (never run at serve time)."""
+"""Offline learning: the fanqa data set, its validator, `python -m bot train` (never at serve time)."""

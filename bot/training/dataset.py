@@ -11,23 +11,32 @@ from __future__ import annotations
 
 import html.parser
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMS = frozenset(
     {
-        "finale-recap", "midseason-recap", "ending-explained", "review-spoilerfree", "review-spoilers",
-        "qa-interview", "feature-interview", "news", "episode-guide", "listicle", "faq",
-        "podcast-transcript", "opinion", "multi-show",
+        "finale-recap",
+        "midseason-recap",
+        "ending-explained",
+        "review-spoilerfree",
+        "review-spoilers",
+        "qa-interview",
+        "feature-interview",
+        "news",
+        "episode-guide",
+        "listicle",
+        "faq",
+        "podcast-transcript",
+        "opinion",
+        "multi-show",
     }
 )
 KINDS = frozenset({"fact", "opinion", "who-said", "followup", "offtopic"})
 FOLDS = 5
 TEST = "test"
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "datasets" / "fanqa"
-_SPACE = re.compile(r"\s+")
 
 
 class _VisibleText(html.parser.HTMLParser):
@@ -52,7 +61,7 @@ class _VisibleText(html.parser.HTMLParser):
 
 
 def squash(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    return " ".join(text.split())
 
 
 def visible_text(path: Path) -> str:
@@ -92,7 +101,9 @@ class FanQA:
             labels=read_jsonl(root / "labels.jsonl"),
             questions=read_jsonl(root / "questions.jsonl"),
             folds={show: str(fold) for show, fold in splits["folds"].items()},
-            agreement=json.loads(agreement_path.read_text(encoding="utf-8")) if agreement_path.exists() else {},
+            agreement=json.loads(agreement_path.read_text(encoding="utf-8"))
+            if agreement_path.exists()
+            else {},
         )
 
     def fold_of_file(self, file: str) -> str:
@@ -132,8 +143,19 @@ def validate(root: Path = DEFAULT_ROOT) -> list[str]:
             problems.append(f"labels: {file} labelled twice")
         labelled.add(file)
         text = articles[file]
-        for key in ("show", "shows", "form", "format", "finale_spoilers", "non_spoiler_examples",
-                    "title", "title_spoils", "slug_spoils", "speakers", "junk"):
+        for key in (
+            "show",
+            "shows",
+            "form",
+            "format",
+            "finale_spoilers",
+            "non_spoiler_examples",
+            "title",
+            "title_spoils",
+            "slug_spoils",
+            "speakers",
+            "junk",
+        ):
             if key not in lab:
                 problems.append(f"{file}: field {key!r} missing")
         if lab.get("form") not in FORMS:

@@ -94,5 +94,9 @@ def cross_validate(items: Sequence[JunkArticle]) -> tuple[float, dict[str, float
         f1 = 2 * precision * recall / max(1e-9, precision + recall)
         if f1 > best[0]:
             best = (f1, float(t), precision, recall)
-    return best[1], {"junk_f1": round(best[0], 3), "junk_precision": round(best[2], 3),
-                     "junk_recall": round(best[3], 3), "junk_paragraphs": int(y.sum())}
+    return best[1], {
+        "junk_f1": round(best[0], 3),
+        "junk_precision": round(best[2], 3),
+        "junk_recall": round(best[3], 3),
+        "junk_paragraphs": int(y.sum()),
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import logging
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 CACHE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "train"
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                          "\u2014": "-", "\u2026": "...", "\u00a0": " "})  # fmt: skip
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def norm(text: str) -> str:
@@ -38,7 +36,7 @@ def norm(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(norm(text))
+    return "".join(c if c.isalnum() else " " for c in norm(text)).split()
 
 
 def covers(container: str, sentence: str, share: float = 0.8) -> bool:
@@ -102,8 +100,10 @@ class VectorCache:
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         keys = [hashlib.sha256(t.encode("utf-8")).digest()[:16] for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items(),
-                         key=lambda kv: len(kv[1]))
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items(),
+            key=lambda kv: len(kv[1]),
+        )
         for start in range(0, len(missing), 256):
             chunk = missing[start : start + 256]
             vectors = np.asarray(self._embed([t for _, t in chunk]), dtype=np.float32).astype(np.float16)
@@ -120,7 +120,10 @@ class VectorCache:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         keys = list(self._vectors)
         tmp = self._path.with_suffix(".tmp.npz")
-        np.savez(tmp, keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), 16),
-                 vectors=np.stack([self._vectors[k] for k in keys]))
+        np.savez(
+            tmp,
+            keys=np.frombuffer(b"".join(keys), np.uint8).reshape(len(keys), 16),
+            vectors=np.stack([self._vectors[k] for k in keys]),
+        )
         tmp.replace(self._path)
         self._dirty = False

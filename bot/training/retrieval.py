@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.reply import asks_about_ending
+from bot.search.question import asks_about_ending
 from bot.search.rerank import Candidates, LearnedRanker, abstain_row
 from bot.training.dataset import TEST
 from bot.training.material import CACHE_DIR, Material, covers, words
@@ -73,7 +73,7 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
     snapshot = engine.snapshot
     retriever = snapshot.retriever
     from bot.engine import Engine
-    from bot.search.retriever import wants_quote
+    from bot.search.question import wants_quote
 
     plans = []
     texts: list[str] = []
@@ -149,8 +149,13 @@ def false_abstain_threshold(probabilities: np.ndarray, answerable: np.ndarray, l
     return float(max(1e-4, scores[allowed] - 1e-6))
 
 
-def score(asked: Sequence[Asked], models: dict[str, LearnedRanker], threshold: float | None,
-          flags: dict[str, np.ndarray] | None, material: Material) -> dict[str, Any]:
+def score(
+    asked: Sequence[Asked],
+    models: dict[str, LearnedRanker],
+    threshold: float | None,
+    flags: dict[str, np.ndarray] | None,
+    material: Material,
+) -> dict[str, Any]:
     """hit@1, MRR@5, abstention and leaks, each question scored by the model of its fold."""
     hit1 = mrr = answerable = false_abstain = off = declined = leaks = 0
     probabilities, labels = [], []
@@ -217,7 +222,9 @@ def passage_flags(items, probabilities, threshold: float) -> dict[str, np.ndarra
         passages = item.passages
         for slot, prob in zip(item.bare.slots, p, strict=True):
             pid = passages[slot.passage].id
-            out.setdefault(pid, [False] * len(passages[slot.passage].sentences))[slot.index] = bool(prob >= threshold)
+            out.setdefault(pid, [False] * len(passages[slot.passage].sentences))[slot.index] = bool(
+                prob >= threshold
+            )
     return {k: np.asarray(v) for k, v in out.items()}
 
 
@@ -233,7 +240,9 @@ def speaker_share(material: Material, files: Sequence[str]) -> float | None:
         passages = material.passages_of.get(label["file"], [])
         for item in label["speakers"]:
             quote = norm(item["quote"])
-            holders = [p for p in passages if quote and (quote in norm(p.text) or covers(p.text, item["quote"]))]
+            holders = [
+                p for p in passages if quote and (quote in norm(p.text) or covers(p.text, item["quote"]))
+            ]
             if not holders:
                 continue
             total += 1
@@ -243,7 +252,9 @@ def speaker_share(material: Material, files: Sequence[str]) -> float | None:
     return round(ok / total, 3) if total else None
 
 
-def train_and_measure(material: Material, embedder, cache, spoiler_model, oof_probabilities, items) -> Ranking:  # type: ignore[no-untyped-def]
+def train_and_measure(
+    material: Material, embedder, cache, spoiler_model, oof_probabilities, items
+) -> Ranking:  # type: ignore[no-untyped-def]
     dev_files = material.data.files_in([str(n) for n in range(5)])
     engine = _index(material, dev_files, "dev", embedder)
     questions = [q for q in material.data.questions if material.data.fold_of_question(q) != TEST]
@@ -257,13 +268,20 @@ def train_and_measure(material: Material, embedder, cache, spoiler_model, oof_pr
     final = LearnedRanker(final.ranker, final.abstain, figures["threshold"])
     figures["speaker"] = speaker_share(material, dev_files)
     log.info("retrieval: %s", figures)
-    sections = {"ranking": {"ranker": final.ranker.to_dict(), "abstain": final.abstain.to_dict(),
-                            "threshold": round(figures["threshold"], 6)}}
+    sections = {
+        "ranking": {
+            "ranker": final.ranker.to_dict(),
+            "abstain": final.abstain.to_dict(),
+            "threshold": round(figures["threshold"], 6),
+        }
+    }
     engine.embedder = None
     return Ranking(figures, sections, final)
 
 
-def final_test(material: Material, embedder, cache, spoiler_model, ranking: Ranking, items, vectors) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def final_test(
+    material: Material, embedder, cache, spoiler_model, ranking: Ranking, items, vectors
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Figures on the locked test shows: the final models, an index of every article."""
     from bot.training.spoilers import evaluate
 
@@ -277,8 +295,11 @@ def final_test(material: Material, embedder, cache, spoiler_model, ranking: Rank
         a.fold = TEST
     flags = passage_flags(test_items, probabilities, spoiler_model.threshold)
     figures = score(asked, {TEST: ranking.model}, ranking.model.threshold, flags, material)
-    figures.update(recall=round(recall, 3), precision=round(precision, 3),
-                   speaker=speaker_share(material, [i.file for i in test_items]))
+    figures.update(
+        recall=round(recall, 3),
+        precision=round(precision, 3),
+        speaker=speaker_share(material, [i.file for i in test_items]),
+    )
     return figures
 
 

@@ -93,7 +93,9 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
     }
     result: dict[str, Any] = {"cv": figures, "seconds": round(time.monotonic() - started, 1)}
     if final_test:
-        result["test"] = retrieval.final_test(material, embedder, cache, spoiler_model, ranking, items, vectors)
+        result["test"] = retrieval.final_test(
+            material, embedder, cache, spoiler_model, ranking, items, vectors
+        )
     if write:
         artifact = {
             "format": FORMAT,

@@ -43,8 +43,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) 
     scale[scale < 1e-6] = 1.0
     model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
     model.fit((x - mean) / scale, y.astype(int))
-    return Logistic(model.coef_[0].astype(np.float32), float(model.intercept_[0]),
-                    mean.astype(np.float32), scale.astype(np.float32))
+    return Logistic(
+        model.coef_[0].astype(np.float32),
+        float(model.intercept_[0]),
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+    )
 
 
 @dataclass(slots=True)
@@ -75,16 +79,30 @@ def labelled_articles(material: Material) -> list[LabelledArticle]:
         items = list(enumerate(material.passages_of.get(file, [])))
         bare = article_text(article.meta, items)
         draws = int(hashlib.sha256(file.encode()).hexdigest(), 16) % 2 == 0
-        facts = tuple(s for f, s in finales_by_show.get(label["show"], []) if f != file)[:MAX_FACTS] if draws else ()
+        facts = (
+            tuple(s for f, s in finales_by_show.get(label["show"], []) if f != file)[:MAX_FACTS]
+            if draws
+            else ()
+        )
         text = article_text(article.meta, items, facts)
         spoilers = label.get("finale_spoilers", [])
         label_slots = [[i for i, slot in enumerate(bare.slots) if matches(slot.text, s)] for s in spoilers]
         positive = np.zeros(len(bare.slots), dtype=bool)
         for slots in label_slots:
             positive[slots] = True
-        out.append(LabelledArticle(file, data.folds[label["show"]], [p for _, p in items], text, bare, positive,
-                                   [s for s in label_slots if s], label.get("title_spoils"),
-                                   label.get("slug_spoils")))
+        out.append(
+            LabelledArticle(
+                file,
+                data.folds[label["show"]],
+                [p for _, p in items],
+                text,
+                bare,
+                positive,
+                [s for s in label_slots if s],
+                label.get("title_spoils"),
+                label.get("slug_spoils"),
+            )
+        )
     return out
 
 
@@ -99,8 +117,12 @@ def _headline_rows(items: Sequence[LabelledArticle], vectors: Vectors) -> tuple[
     return np.stack(xs), np.asarray(ys)
 
 
-def fit(items: Sequence[LabelledArticle], vectors: Vectors, threshold: float = 0.5,
-        headline_threshold: float = 0.5) -> SpoilerModel:
+def fit(
+    items: Sequence[LabelledArticle],
+    vectors: Vectors,
+    threshold: float = 0.5,
+    headline_threshold: float = 0.5,
+) -> SpoilerModel:
     """Headline, sentence and context models fitted on `items` (context on out-of-fold logits)."""
     hx, hy = _headline_rows(items, vectors)
     headline = fit_logistic(hx, hy, HEADLINE_C)
@@ -110,8 +132,11 @@ def fit(items: Sequence[LabelledArticle], vectors: Vectors, threshold: float = 0
     oof = [np.zeros(len(i.positive), dtype=np.float32) for i in items]
     for fold in folds:
         inside = [n for n, i in enumerate(items) if i.fold != fold]
-        inner = fit_logistic(np.concatenate([x1[n] for n in inside]),
-                             np.concatenate([items[n].positive for n in inside]), SENTENCE_C)
+        inner = fit_logistic(
+            np.concatenate([x1[n] for n in inside]),
+            np.concatenate([items[n].positive for n in inside]),
+            SENTENCE_C,
+        )
         for n, item in enumerate(items):
             if item.fold == fold and len(item.positive):
                 oof[n] = inner.logits(x1[n])
@@ -130,7 +155,9 @@ class SpoilerFigures:
     labelled: int
 
 
-def evaluate(items: Sequence[LabelledArticle], probabilities: Sequence[np.ndarray], threshold: float) -> tuple[float, float]:
+def evaluate(
+    items: Sequence[LabelledArticle], probabilities: Sequence[np.ndarray], threshold: float
+) -> tuple[float, float]:
     """(label-level recall, character precision) at `threshold`, as the evaluator counts them."""
     hit = total = 0
     flagged_chars = right_chars = 0
@@ -145,17 +172,24 @@ def evaluate(items: Sequence[LabelledArticle], probabilities: Sequence[np.ndarra
     return (hit / total if total else 1.0), (right_chars / flagged_chars if flagged_chars else 1.0)
 
 
-def recall_threshold(items: Sequence[LabelledArticle], probabilities: Sequence[np.ndarray], target: float) -> float:
+def recall_threshold(
+    items: Sequence[LabelledArticle], probabilities: Sequence[np.ndarray], target: float
+) -> float:
     """The highest threshold whose label-level recall is at least `target`."""
-    scores = sorted(float(np.min(p[slots])) for item, p in zip(items, probabilities, strict=True)
-                    for slots in item.label_slots)
+    scores = sorted(
+        float(np.min(p[slots]))
+        for item, p in zip(items, probabilities, strict=True)
+        for slots in item.label_slots
+    )
     if not scores:
         return 0.5
     allowed_misses = int(np.floor((1 - target) * len(scores)))
     return max(1e-4, scores[allowed_misses] - 1e-6)
 
 
-def cross_validate(items: Sequence[LabelledArticle], vectors: Vectors) -> tuple[list[np.ndarray], float, float]:
+def cross_validate(
+    items: Sequence[LabelledArticle], vectors: Vectors
+) -> tuple[list[np.ndarray], float, float]:
     """Out-of-fold probabilities (no facts) for every item, the recall threshold they give, and
     the headline threshold (0.5 on balanced weights; kept as a setting of the artifact)."""
     folds = sorted({i.fold for i in items})

@@ -191,7 +191,9 @@ class AdminCog(commands.Cog, name="Admin"):
             data = with_source(page.html, page.url).encode("utf-8")
             check_upload(data, limits.max_bytes)
             name = safe_name(page_file_name(page.url))
-            path = await asyncio.to_thread(save_article, self.bot.engine.corpus_dir, name, data, replace=replace)
+            path = await asyncio.to_thread(
+                save_article, self.bot.engine.corpus_dir, name, data, replace=replace
+            )
         except (FetchRefused, UploadRejected) as exc:
             await interaction.followup.send(f"I didn't add that page: {exc}", ephemeral=True)
             return
@@ -200,11 +202,13 @@ class AdminCog(commands.Cog, name="Admin"):
             report = await self.bot.engine.reindex()
         except Exception as exc:  # the page is saved; the old index keeps serving
             await interaction.followup.send(
-                f"Saved `{path.name}`, but the reindex failed ({exc}); the old index keeps serving.", ephemeral=True
+                f"Saved `{path.name}`, but the reindex failed ({exc}); the old index keeps serving.",
+                ephemeral=True,
             )
             return
         await interaction.followup.send(
-            f"Added `{path.name}` from the link and reindexed.\n{_code_block(report.summary())}", ephemeral=True
+            f"Added `{path.name}` from the link and reindexed.\n{_code_block(report.summary())}",
+            ephemeral=True,
         )
 
     @corpus.command(name="list", description="The article files in the corpus folder")

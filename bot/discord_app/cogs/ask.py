@@ -18,7 +18,7 @@ from bot.discord_app.answering import Asked
 from bot.discord_app.catalog import ShowCatalog, paginate, source_line
 from bot.discord_app.respond import InteractionResponder, MessageResponder, send_interaction
 from bot.engine import MAX_QUESTION_CHARS
-from bot.spoilers.render import escape_text
+from bot.render.markdown import escape_text
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.annotate.spoilers import detect_spoilers
 from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
@@ -26,7 +27,6 @@ from bot.models import ArticleMeta, Passage
 from bot.search.features import write_features
 from bot.search.retriever import embedding_text
 from bot.shows import ShowFacts, load_show_facts
-from bot.annotate.spoilers import detect_spoilers
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,14 @@ class ReindexReport:
         ]
         if self.readers:
             lines.append(
-                "Read with: " + ", ".join(f"{name} {len(files)}" for name, files in sorted(self.readers.items()))
+                "Read with: "
+                + ", ".join(f"{name} {len(files)}" for name, files in sorted(self.readers.items()))
             )
             fallback = self.readers.get("html-fallback", [])
             if fallback:
-                lines.append("no main text found by trafilatura (read by page structure): " + ", ".join(fallback[:10]))
+                lines.append(
+                    "no main text found by trafilatura (read by page structure): " + ", ".join(fallback[:10])
+                )
         for name, files in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
             if files:
                 lines.append(f"{name}: " + ", ".join(files[:10]) + (" …" if len(files) > 10 else ""))
@@ -188,7 +191,9 @@ def _detect_changed(
                 result[r] = replace(corpus.passages[r], spoiler=o.spoiler)
             before = previous.articles.get(file) if previous is not None else None
             if before is not None and file in metas:
-                metas[file] = replace(metas[file], title_spoils=before.title_spoils, slug_spoils=before.slug_spoils)
+                metas[file] = replace(
+                    metas[file], title_spoils=before.title_spoils, slug_spoils=before.slug_spoils
+                )
         else:
             todo.extend(rows)
     if todo:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from bot.models import Answer, Hit, Passage, SpoilerInfo
-from bot.spoilers.render import escape_text, render_sentences, split_message
+from bot.render.markdown import escape_text, render_sentences, split_message
 from bot.text import show_key
 
 SpoilerMode = Literal["tag", "off", "hide"]
@@ -39,19 +39,6 @@ def spoiler_hint(spoiler: SpoilerInfo | None) -> str:
         return "Finale spoiler:"
     season = f" S{spoiler.season}" if spoiler.season else ""
     return f"{spoiler.show}{season} finale:"
-
-
-ENDING_QUESTION = re.compile(
-    r"\b(end(s|ed|ing|ings)?|finale|final episode|last episode|di(e|es|ed|ing)|death|dead"
-    r"|kill(s|ed|ing|er)?|surviv(e|es|ed|ing)|win(s|ner|ning)?|won|twist|cliffhanger"
-    r"|happens? (to|at the end)|what happened)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_about_ending(text: str) -> bool:
-    """Questions whose answer is an outcome ("how does it end", "does X die", "who wins")."""
-    return bool(ENDING_QUESTION.search(text))
 
 
 def render_quote(hit: Hit, mode: SpoilerMode, watched: Mapping[str, int], *, cautious: bool = False) -> str:

@@ -1,0 +1,1 @@
+"""Rendering: answers as the exact Discord messages (escaping, spoiler tags, attribution, splitting)."""
