@@ -204,7 +204,9 @@ def _prefix_speaker(
         if resolved is None and counts.get(key, 0) >= 2 and book.interviewer():
             return resolved or _clean_name(raw), match.end()
         return resolved or _clean_name(raw), match.end()
-    if resolved is not None and (len(raw.split()) >= 2 or resolved != raw or raw.casefold() in book.capitalised):
+    if resolved is not None and (
+        len(raw.split()) >= 2 or resolved != raw or raw.casefold() in book.capitalised
+    ):
         return resolved, match.end()
     return None, 0
 

@@ -19,12 +19,12 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 40
 RANK_FEATURES = (
-    "blend", "dense", "question", "sentence", "lexical", "scope", "meta", "has_speaker",
+    "blend", "dense", "question", "sentence", "lexical", "show", "season", "coverage", "meta", "has_speaker",
     "named_speaker", "blend_rank", "length", "has_heading", "dense_gap", "lexical_gap", "sentence_gap",
 )  # fmt: skip
 ABSTAIN_FEATURES = (
     "top_rank", "margin", "best_dense", "best_question", "best_sentence", "best_lexical",
-    "specific", "unknown", "unknown_share", "follow_up", "words", "question_alone",
+    "specific", "unknown", "unknown_share", "follow_up", "words", "question_alone", "coverage", "names_show",
 )  # fmt: skip
 
 
@@ -59,6 +59,8 @@ def abstain_row(candidates: Candidates, rank_logits: np.ndarray) -> np.ndarray:
             q["follow_up"],
             q["words"],
             q["question_alone"],
+            q["coverage"],
+            q["names_show"],
         ],
         dtype=np.float32,
     )

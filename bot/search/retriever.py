@@ -23,6 +23,7 @@ from bot.models import Hit, Passage
 from bot.search.aliases import AliasResolver
 from bot.search.dense import DenseScorer
 from bot.search.features import FOLDER, SearchFeatures, lexical_text, proper_noun_tokens
+from bot.search.features import lexical_text as lexical_text_of
 from bot.search.lexical import generic_tokens, tokens
 from bot.search.question import wants_quote
 from bot.search.rerank import CANDIDATES as CANDIDATE_COUNT
@@ -233,9 +234,16 @@ class Retriever:
         cand_rows = rows[picked]
         lexical_query = self.aliases.without_shows(query_text) or query_text
         lexical = self._lexical.scores(lexical_query)[cand_rows]
-        scope = self._season.bonus(query_text)
-        scope = scope[cand_rows] if scope is not None else np.zeros(cand_rows.size, dtype=np.float32)
+        show_state, season_state = self._season.match(query_text, cand_rows)
         cues = self._meta[cand_rows]
+        wanted = {t for t in tokens(lexical_query) if t not in generic_tokens()}
+        coverage = np.array(
+            [
+                len(wanted & set(tokens(lexical_text_of(p)))) / max(1, len(wanted))
+                for p in (self.index.passages[int(r)] for r in cand_rows)
+            ],
+            dtype=np.float32,
+        )
         plain = self._dense.exact(cand_rows, np.asarray(query_vector, dtype=np.float32))
         vector = self.query_vector(
             query_vector,
@@ -263,7 +271,9 @@ class Retriever:
                 plain,
                 sentence,
                 lexical,
-                scope,
+                show_state,
+                season_state,
+                coverage,
                 cues,
                 has_speaker,
                 named_match,
@@ -282,6 +292,8 @@ class Retriever:
             "follow_up": follow_up,
             "words": float(words),
             "question_alone": float(plain.max()),
+            "coverage": float(coverage.max()),
+            "names_show": float(bool(self._season.question_scope(query_text)[0])),
         }
         return Candidates(cand_rows, features, query)
 

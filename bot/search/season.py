@@ -59,6 +59,25 @@ class SeasonScorer:
         named = {show_key(s) for s in self._shows if s in text and find_phrase(text, s) >= 0}
         return named, {n for n in season_numbers(question) if n > 0}
 
+    def match(self, question: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: +1 when the passage is about the show (season) the question names, -1 when it is
+        about another one, 0 when the question names none (or the passage's is unknown)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        shows, seasons = self.question_scope(question)
+        show_state = np.zeros(rows.size, dtype=np.float32)
+        season_state = np.zeros(rows.size, dtype=np.float32)
+        of = self._shows_of[rows]
+        if shows:
+            codes = [self._codes[s] for s in shows if s in self._codes]
+            show_state = np.where(np.isin(of, codes), 1.0, np.where(of > 0, -1.0, 0.0)).astype(np.float32)
+        if seasons:
+            wanted = sum(1 << n for n in seasons if 0 < n < 63)
+            bits = self._seasons_of[rows]
+            season_state = np.where((bits & wanted) != 0, 1.0, np.where(bits != 0, -1.0, 0.0)).astype(
+                np.float32
+            )
+        return show_state, season_state
+
     def bonus(self, question: str) -> np.ndarray | None:
         """Score additions for this question, or None when it names no show and no season."""
         shows, seasons = self.question_scope(question)
