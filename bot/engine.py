@@ -59,7 +59,7 @@ class Query:
 
     text: str
     context: str | None = None
-    skip: int = 0
+    skip: int = 0  # answers already given to this question ("more" after them)
     who_said_that: bool = False
     problem: str | None = None
     exclude: list[str] = field(default_factory=list)
@@ -258,20 +258,34 @@ class Engine:
         retriever = snapshot.retriever
         expanded = retriever.expand(query.text)
         prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
-        hits = retriever.search(
-            vectors["question"],
-            expanded,
-            k=k,
-            # A caller that lists what it already showed (Discord) needs no positional skip too.
-            skip=0 if exclude else query.skip,
-            context_vector=vectors.get("context"),
-            context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
-            focus_vector=vectors.get("focus"),
-            exclude=exclude,
-            prefer_speakers=prefer_speakers,
-        )
-        answer = Answer(question=question, hits=hits, answered=bool(hits))
         cautious = asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context))
+
+        def search(skip: int, count: int) -> list:  # type: ignore[type-arg]
+            return retriever.search(
+                vectors["question"],
+                expanded,
+                k=count,
+                skip=skip,
+                context_vector=vectors.get("context"),
+                context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
+                focus_vector=vectors.get("focus"),
+                exclude=exclude,
+                prefer_speakers=prefer_speakers,
+            )
+
+        # "more" goes on after the quotes the earlier answers really showed (a long quote can leave
+        # less room than MAX_QUOTES_SHOWN); a caller that lists what it showed (Discord) needs no skip.
+        skip = 0
+        if query.skip and not exclude:
+            for _ in range(query.skip):
+                earlier = search(skip, k)
+                if not earlier:
+                    break
+                shown = Answer(question=question)
+                compose(shown, earlier, mode=mode, watched=watched, cautious=cautious)
+                skip += len(earlier) - len(shown.unshown)
+        hits = search(skip, k)
+        answer = Answer(question=question, hits=hits, answered=bool(hits))
         answer.cautious = cautious
         if query.who_said_that and hits:
             answer.messages = [_who_said(hits[0])] + compose(
@@ -309,10 +323,10 @@ def _who_said(hit) -> str:  # type: ignore[no-untyped-def]
 
 
 def _count_more(history: Sequence[str]) -> int:
-    """How many quotes were already shown for the last real question (3 per turn)."""
+    """How many answers were already given for the last real question (it and each "more")."""
     count = 1
     for turn in reversed(history):
         if not is_more(clean_question(turn)):
             break
         count += 1
-    return 3 * count
+    return count

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.index import store as store_module
 from bot.build import build_index
+from bot.index import store as store_module
 from bot.index.errors import IndexCorrupt, IndexMissing, IndexProblem, ReindexRunning
 from bot.index.store import KEEP_VERSIONS, IndexStore, LoadedIndex, file_sha256
 from bot.ingest.corpus import load_corpus

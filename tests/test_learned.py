@@ -83,8 +83,13 @@ def test_every_learned_part_loads_with_the_feature_sizes_the_code_computes() -> 
 
 
 def test_report_prints_the_stored_figures_as_one_json_line() -> None:
-    out = subprocess.run([sys.executable, "-m", "bot", "train", "--report"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "train", "--report"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout.strip().splitlines()[-1])
     assert list(figures) == list(FIGURE_KEYS)
@@ -99,12 +104,17 @@ def test_stored_cross_validated_figures_stay_above_floors() -> None:
 
 
 def test_slug_words_read_the_last_path_segment() -> None:
-    assert slug_words("https://x.example/tv/succession-finale-kendall-loses/") == "succession finale kendall loses"
+    assert (
+        slug_words("https://x.example/tv/succession-finale-kendall-loses/")
+        == "succession finale kendall loses"
+    )
     assert slug_words("https://x.example/") is None
     assert slug_words("not a url at all") is None
 
 
-def test_without_weights_every_passage_stays_unknown_and_is_tagged(embedder: Embedder, tmp_path: Path) -> None:
+def test_without_weights_every_passage_stays_unknown_and_is_tagged(
+    embedder: Embedder, tmp_path: Path
+) -> None:
     corpus = load_corpus(ROOT / "corpus")
 
     class Missing:
@@ -135,15 +145,21 @@ def test_flags_are_decided_once_and_are_the_same_every_time(embedder: Embedder) 
 
 def test_dev_set_finale_sentences_are_tagged(embedder: Embedder) -> None:
     """The shared dev set is never trained on: its finale sentences are a small blind check."""
-    labels = [json.loads(x) for x in (DEV / "labels.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    labels = [
+        json.loads(x) for x in (DEV / "labels.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()
+    ]
     corpus = load_corpus(DEV / "articles")
     passages, _ = detect_spoilers(corpus.articles, corpus.passages, embedder.embed)
     from bot.training.material import matches
 
     hit = total = 0
     for label in labels:
-        sentences = [(s, f) for p in passages if p.file == label["file"]
-                     for s, f in zip(p.sentences, p.spoiler.flags, strict=True)]
+        sentences = [
+            (s, f)
+            for p in passages
+            if p.file == label["file"]
+            for s, f in zip(p.sentences, p.spoiler.flags, strict=True)
+        ]
         for spoiler in label["finale_spoilers"]:
             found = [f for s, f in sentences if matches(s, spoiler)]
             if found:

@@ -336,3 +336,35 @@ def test_answers_about_an_outcome_tag_every_sentence_of_their_quotes(engine) -> 
         assert quote.rstrip().endswith("||") and count_bars(quote) == 2
     plain = engine.ask_sync("how does jessica feel after killing kilgrave", mode="off")
     assert "||" not in plain.messages[0]
+
+
+def test_citation_names_author_outlet_and_date_with_a_clickable_masked_link() -> None:
+    article = ArticleMeta(
+        file="c.html",
+        title="Season 1 recap",
+        outlet="Tide Report",
+        author="Ines Faro",
+        date="2024-05-01",
+        url="https://tide.example/tv/season-1-recap/",
+    )
+    out, _ = messages(hit(["A plain sentence."], [False], article=article))
+    line = out[0].splitlines()[-1]
+    assert "by Ines Faro" in line and "2024\\-05\\-01" in line
+    assert "[Tide Report](<https://tide.example/tv/season-1-recap/>)" in line  # masked: no bare URL, no embed
+
+
+def test_a_spoiling_title_and_slug_are_tagged_in_the_citation_unless_spoilers_are_off() -> None:
+    article = ArticleMeta(
+        file="d.html",
+        title="Finale recap: the captain dies",
+        outlet="Tide Report",
+        url="https://tide.example/tv/finale-captain-dies/",
+        title_spoils=True,
+        slug_spoils=True,
+    )
+    out, _ = messages(hit(["A plain sentence."], [False], article=article))
+    line = out[0].splitlines()[-1]
+    assert "||*Finale recap: the captain dies*||" in line
+    assert "||[Tide Report](<https://tide.example/tv/finale-captain-dies/>)||" in line
+    plain, _ = messages(hit(["A plain sentence."], [False], article=article), mode="off")
+    assert "||" not in plain[0]

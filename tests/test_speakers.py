@@ -6,8 +6,12 @@ from bot.ingest.passages import article_passages
 from bot.models import Article, ArticleMeta, Paragraph
 
 
-def speakers(*paragraphs: str, author: str | None = "Dana Whitfield", outlet: str | None = "Screenward") -> list:
-    meta = ArticleMeta(file="x.md", title="Mara Quintero on the Harbor Lights finale", author=author, outlet=outlet)
+def speakers(
+    *paragraphs: str, author: str | None = "Dana Whitfield", outlet: str | None = "Screenward"
+) -> list:
+    meta = ArticleMeta(
+        file="x.md", title="Mara Quintero on the Harbor Lights finale", author=author, outlet=outlet
+    )
     passages = article_passages(Article(meta, tuple(Paragraph(p) for p in paragraphs)))
     return [p.speaker for p in passages]
 
@@ -43,7 +47,9 @@ def test_q_and_a_prefixes_give_questions_to_the_interviewer_and_answers_to_the_g
 
 
 def test_an_outlet_prefix_without_an_author_is_the_outlet() -> None:
-    got = speakers("Ben Alder joined us.", "SCREENWARD: Why the lighthouse?", "ALDER: It was cheap.", author=None)
+    got = speakers(
+        "Ben Alder joined us.", "SCREENWARD: Why the lighthouse?", "ALDER: It was cheap.", author=None
+    )
     assert got == [None, "Screenward", "Ben Alder"]
 
 
@@ -51,7 +57,9 @@ def test_reported_speech_forms() -> None:
     assert speakers("“We never planned a second season,” says Ramirez Oduya.") == ["Ramirez Oduya"]
     assert speakers("Tess Morrow joined in 2020. “It was chaos,” Morrow said.") == ["Tess Morrow"]
     assert speakers("According to showrunner Ben Alder, “the finale was written first.”") == ["Ben Alder"]
-    assert speakers("Mara Quintero laughed about it. “I cried for a week,” she told Variety.") == ["Mara Quintero"]
+    assert speakers("Mara Quintero laughed about it. “I cried for a week,” she told Variety.") == [
+        "Mara Quintero"
+    ]
 
 
 def test_a_quote_over_several_paragraphs_keeps_its_speaker_until_it_closes() -> None:

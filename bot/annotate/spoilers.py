@@ -247,7 +247,10 @@ def load_spoiler_model() -> SpoilerModel | None:
     if data is None:
         return None
     try:
-        return SpoilerModel.from_section(data)
+        model = SpoilerModel.from_section(data)
+        if model.context.weights.size != len(CONTEXT_FEATURES):
+            raise ValueError("the artifact was made for other features; run python -m bot train")
+        return model
     except (KeyError, TypeError, ValueError) as exc:
         log.error("spoiler weights unreadable (%s); every passage will be tagged", exc)
         return None

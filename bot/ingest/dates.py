@@ -13,6 +13,7 @@ _PATTERNS = [
     (re.compile(rf"\b({_MONTHS})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.I), "mdy"),
     (re.compile(rf"\b(\d{{1,2}})\s+({_MONTHS})\.?,?\s+(\d{{4}})\b", re.I), "dmy"),
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:\b|(?=T\d))"), "iso"),  # also "2016-03-18T09:00:00Z"
+    (re.compile(rf"\b({_MONTHS})\.?,?\s+(\d{{4}})\b", re.I), "my"),  # "TV Guide, June 2018": a month
 ]
 
 
@@ -27,6 +28,8 @@ def find_date(text: str) -> tuple[str, re.Match[str]] | None:
         if not match:
             continue
         try:
+            if kind == "my":
+                return f"{int(match[2]):04d}-{_month(match[1]):02d}", match
             if kind == "mdy":
                 value = date(int(match[3]), _month(match[1]), int(match[2]))
             elif kind == "dmy":

@@ -207,6 +207,11 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
                 author = author or parts[0]
             if len(parts) > 1:
                 outlet = outlet or parts[1]
+        elif found and "," in line:
+            # "TV Guide, June 2018": an outlet credit with its date
+            head = line.split(",", 1)[0].strip()
+            if head and not find_date(head) and len(head.split()) <= 5 and not any(c.isdigit() for c in head):
+                outlet = outlet or head
     return ArticleMeta(file=rel, title=title, date=date, outlet=outlet, author=author, url=url)
 
 

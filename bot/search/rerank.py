@@ -93,7 +93,12 @@ def load_ranker() -> LearnedRanker | None:
     if data is None:
         return None
     try:
-        return LearnedRanker.from_section(data)
+        model = LearnedRanker.from_section(data)
+        if model.ranker.weights.size != len(RANK_FEATURES) or model.abstain.weights.size != len(
+            ABSTAIN_FEATURES
+        ):
+            raise ValueError("the artifact was made for other features; run python -m bot train")
+        return model
     except (KeyError, TypeError, ValueError) as exc:
         log.error("ranking weights unreadable (%s); using the blended score", exc)
         return None
