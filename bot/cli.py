@@ -145,7 +145,7 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     except ReindexRunning as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (IndexProblem, FileNotFoundError) as exc:
+    except (IndexProblem, FileNotFoundError, NotADirectoryError) as exc:  # no index, no corpus folder
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, no permission: nothing was published

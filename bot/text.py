@@ -9,6 +9,15 @@ import unicodedata
 # reorder what a reader sees.
 INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\u00ad]")
 _SPACE = re.compile(r"\s+")
+# Control characters (line breaks included), and lone surrogates: a file name with bytes that are
+# not UTF-8 reaches Python as "\udcff", which no UTF-8 stream can print.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\n`, `\\x1b`) and lone surrogates too,
+    so a file name cannot split, forge or break a line of a report."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 def clean_question(text: str) -> str:
