@@ -14,6 +14,17 @@ _SPACE = re.compile(r"\s+")
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
+def clean_text(text: str) -> str:
+    """`text` that can be encoded: surrogate pairs joined, lone surrogates replaced by U+FFFD.
+
+    Why: a lone surrogate ("\\ud800" in JSON, an undecodable byte on the command line or in the
+    console, which Python keeps as "\\udcff") makes the tokenizer raise TypeError and SQLite and
+    every UTF-8 stream raise UnicodeEncodeError. Every entry point of outside text calls this."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def one_line(text: str) -> str:
     """`text` with control characters shown as escapes (`\\n`, `\\x1b`) and lone surrogates too,
     so a file name cannot split, forge or break a line of a report."""
@@ -22,7 +33,7 @@ def one_line(text: str) -> str:
 
 def clean_question(text: str) -> str:
     """A fan's question with width variants folded (NFKC), invisible characters gone, one-line."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", clean_text(text))
     text = INVISIBLE.sub("", text)
     return _SPACE.sub(" ", text).strip()
 
