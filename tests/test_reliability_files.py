@@ -342,3 +342,84 @@ def test_a_corpus_that_is_a_file_is_one_clear_line(
     errors = [line for line in capsys.readouterr().err.splitlines() if line != "reading…"]
     assert len(errors) == 1 and errors[0].startswith("error: the corpus ")
     assert errors[0].endswith("article.txt is a file, not a folder of articles")  # was: "does not exist"
+
+
+# ---------------------------------------------------------------------- property: any file at all
+
+# Files stay small (under 200 KB: nesting is what is random here, not size, which the bench covers),
+# so each takes milliseconds; the bounds are far above that and far below what an unbounded
+# expansion takes (a 440-byte alias bomb took minutes and gigabytes).
+MEMORY_BOUND = 96 << 20  # bytes the readers may allocate for one file
+
+
+def _aliased(levels: int, width: int, use: str) -> str:
+    bomb, last = _bomb(levels, width)
+    return f"{bomb}{use}: *{last}\n"
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # lone surrogates too: not UTF-8, to be reported
+
+
+_yaml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.dates(), st.text(max_size=30)
+)
+_yaml_keys = st.sampled_from(["title", "a", "1", "shows"])
+_yaml_values = st.recursive(
+    _yaml_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(_yaml_keys, inner, max_size=5)),
+    max_leaves=30,
+)
+_yaml_texts = st.one_of(
+    _yaml_values.map(lambda v: json.dumps({"title": v, "shows": v, "date": v}, default=str)),  # JSON is YAML
+    st.text(alphabet=st.sampled_from(list("[]{}:,-&*!|>'\"#%@` \nab1.")), max_size=300),
+    st.builds(_aliased, st.integers(1, 9), st.integers(1, 9), st.sampled_from(["title", "shows", "x"])),
+    st.integers(1, 3_000).map(lambda n: "title: " + "[" * n + "]" * n),
+    st.integers(1, 600).map(lambda n: "a:\n" + "".join(" " * (i + 1) + "- b\n" for i in range(n))),
+)
+_nested_bodies = st.one_of(
+    st.integers(1, 5_000).map(lambda n: "<div>" * n + "Deep text. More." + "</div>" * n),
+    st.integers(1, 5_000).map(lambda n: ">" * n + " Quoted deep. More."),
+    st.integers(1, 300).map(lambda n: "".join("  " * i + "- item\n" for i in range(n))),
+    st.text(max_size=400),
+)
+_front_matter = st.tuples(_yaml_texts, _nested_bodies).map(lambda p: _utf8(f"---\n{p[0]}\n---\n{p[1]}\n"))
+_files = st.one_of(
+    st.tuples(st.sampled_from(["a.txt", "a.md", "a.html"]), st.binary(max_size=3_000)),
+    st.tuples(st.just("a.md"), _front_matter),
+    st.tuples(st.sampled_from(["a.txt", "a.html", "a.md"]), _nested_bodies.map(_utf8)),
+    st.tuples(st.just("shows.yaml"), _yaml_texts.map(_utf8)),
+)
+
+
+@settings(max_examples=120, deadline=10_000)  # ms per file
+@given(_files)
+def test_any_file_is_read_or_reported_within_bounds(file: tuple[str, bytes]) -> None:
+    import tempfile
+    import tracemalloc
+
+    name, data = file
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / name).write_bytes(data)
+        tracemalloc.start()
+        try:
+            corpus = load_corpus(root)
+            facts, fact_problems = load_show_facts(root)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"{peak:,} bytes"
+    problems = corpus.problems + fact_problems
+    assert all("\n" not in p and len(p) < 1_000 for p in problems), problems
+    if name == "shows.yaml":
+        assert corpus.problems == [] and corpus.articles == []
+        assert len(fact_problems) <= 1 or all(p.startswith("shows.yaml: show #") for p in fact_problems)
+        return
+    read = [a.meta.file for a in corpus.articles]
+    reported = [p for p in corpus.problems if p.startswith(f"{name}: ")]
+    assert read in ([], [name]) and len(reported) == (0 if read else 1), (read, corpus.problems)
+    for article in corpus.articles:
+        meta = article.meta
+        assert all(isinstance(v, str) or v is None for v in (meta.title, meta.author, meta.outlet, meta.url))
+        assert all(isinstance(show, str) for show in meta.shows)
