@@ -27,6 +27,7 @@ from bot.models import ArticleMeta, Passage
 from bot.search.features import write_features
 from bot.search.retriever import embedding_text
 from bot.shows import ShowFacts, load_show_facts
+from bot.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,11 @@ class ReindexReport:
                 )
         for name, files in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
             if files:
-                lines.append(f"{name}: " + ", ".join(files[:10]) + (" …" if len(files) > 10 else ""))
+                shown = ", ".join(one_line(f) for f in files[:10])  # a newline in a name stays on its line
+                lines.append(f"{name}: {shown}" + (" …" if len(files) > 10 else ""))
         if self.problems:
             lines.append(f"skipped {len(self.problems)} file(s):")
-            lines.extend(f"  - {p}" for p in self.problems[:10])
+            lines.extend(f"  - {one_line(p)}" for p in self.problems[:10])
         return "\n".join(lines)
 
 

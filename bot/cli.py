@@ -7,18 +7,20 @@ holds only JSON lines; logs and progress go to standard error.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from bot.config import Config  # noqa: E402
+from bot.text import clean_text  # noqa: E402
 
 log = logging.getLogger("bot")
 
@@ -166,7 +168,7 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     except ReindexRunning as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    except (IndexProblem, FileNotFoundError) as exc:
+    except (IndexProblem, FileNotFoundError, NotADirectoryError) as exc:  # no index, no corpus folder
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # disk full, no permission: nothing was published
@@ -187,19 +189,70 @@ def _load(engine) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def _question_rows(source: str) -> Iterator[dict[str, Any]]:
-    handle: TextIO = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                print(f"line {number}: not JSON ({exc})", file=sys.stderr)
-                continue
-            if isinstance(row, dict):
-                yield row
+class BadQuestions(Exception):
+    """The --questions file cannot be read at all; the message is the one line to print."""
+
+
+def _question_lines(source: str) -> Iterable[bytes]:
+    """The lines of the --questions file (checked whole before anything is answered) or of stdin."""
+    if source == "-":
+        stdin = getattr(sys.stdin, "buffer", None)  # bytes, so a bad line is that row's error
+        return stdin if stdin is not None else (line.encode("utf-8", "surrogateescape") for line in sys.stdin)
+    path = Path(source)
+    if path.is_dir():
+        raise BadQuestions(f"--questions {source} is a folder, not a file of questions")
+    try:
+        data = path.read_bytes()
+        data.decode("utf-8")
+    except FileNotFoundError:
+        raise BadQuestions(f"--questions file {source} does not exist") from None
+    except UnicodeDecodeError as exc:
+        where = f"invalid byte at offset {exc.start}"
+        raise BadQuestions(f"--questions {source} is not UTF-8 text ({where})") from None
+    except OSError as exc:
+        raise BadQuestions(f"cannot read --questions {source} ({exc.strerror or exc})") from None
+    return data.splitlines()
+
+
+def _question_rows(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """One row per non-blank line, in order: {"id", "turns"} to answer, or {"id", "error"} for a
+    line that is not a question, so every input row gets exactly one output row. Strings are
+    cleaned of lone surrogates (JSON may spell "\\ud800"), which the tokenizer cannot take."""
+    for number, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield {"id": None, "error": f"line {number}: not UTF-8 text"}
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = _clean(json.loads(line))
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            yield {"id": None, "error": f"line {number}: not JSON ({why})"}
+            continue
+        if not isinstance(row, dict):
+            yield {"id": None, "error": f'line {number}: expected an object with "question" or "turns"'}
+            continue
+        question, turns = row.get("question"), row.get("turns")
+        if turns is not None and not (isinstance(turns, list) and all(isinstance(t, str) for t in turns)):
+            yield {"id": row.get("id"), "error": f'line {number}: "turns" must be a list of strings'}
+        elif question is not None and not isinstance(question, str):
+            yield {"id": row.get("id"), "error": f'line {number}: "question" must be a string'}
+        else:
+            yield {"id": row.get("id"), "turns": turns or [question or ""]}
+
+
+def _clean(value: Any) -> Any:
+    """A parsed JSON value with every string passed through clean_text."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _clean(v) for k, v in value.items()}
+    return value
 
 
 def answer_json(row_id: Any, answer) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -225,25 +278,40 @@ def answer_json(row_id: Any, answer) -> dict[str, Any]:  # type: ignore[no-untyp
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    engine = _engine(args)
-    if not _load(engine):
-        return 1
     if args.questions:
-        rows = _question_rows(args.questions)
+        try:
+            rows = _question_rows(_question_lines(args.questions))
+        except BadQuestions as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     elif args.question:
-        rows = iter([{"id": 1, "question": args.question}])
+        rows = iter([{"id": 1, "turns": [clean_text(args.question)]}])  # argv keeps bad bytes as "\\udcff"
     else:
         print("error: give a question or --questions FILE", file=sys.stderr)
         return 2
+    engine = _engine(args)
+    if not _load(engine):
+        return 1
     for row in rows:
-        turns = row.get("turns") or [row.get("question") or ""]
-        turns = [str(t) for t in turns]
-        answer = engine.ask_sync(turns[-1], history=turns[:-1], k=args.k, mode=args.mode)
+        result = row if "error" in row else _answer_row(engine, row, args)
         if args.json:
-            print(json.dumps(answer_json(row.get("id"), answer), ensure_ascii=False), flush=True)
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        elif "error" in result:
+            print(f"error: {result['error']}", flush=True)
         else:
-            print("\n\n".join(answer.messages), flush=True)
+            print("\n\n".join(result["messages"]), flush=True)
     return 0
+
+
+def _answer_row(engine, row: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The answer to one row; a failure is that row's error, and the batch goes on."""
+    turns = row["turns"]
+    try:
+        answer = engine.ask_sync(turns[-1], history=turns[:-1], k=args.k, mode=args.mode)
+    except Exception as exc:
+        log.exception("answering row %r failed", row.get("id"))
+        return {"id": row.get("id"), "error": f"could not answer ({type(exc).__name__})"}
+    return answer_json(row.get("id"), answer)
 
 
 def cmd_passages(args: argparse.Namespace, config: Config) -> int:
@@ -295,6 +363,8 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     if not _ensure_index(engine, args):
         return 1
     engine.embedder.warm_up()
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # a byte that is not UTF-8 must not end the session
     titles = ", ".join(a.title for a in engine.sources()[:3])
     print(f"Local chat with the bot ({len(engine.sources())} articles: {titles}).")
     print("Type a question; 'more' for more quotes, 'who said that?', empty line or Ctrl-D to quit.\n")

@@ -9,6 +9,7 @@ raised: a typo must not take the bot down.
 from __future__ import annotations
 
 import re
+import reprlib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from bot import safe_yaml
+from bot.paths import OutsideFolder, inside
 from bot.text import show_key
 
 FACT_FILES = ("shows.yaml", "shows.yml")
@@ -26,7 +29,7 @@ _SEASON_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 
 def _loose_key(name: str) -> str:
     """`show_key` that also ignores apostrophes, so "Marvel’s" matches "marvels"."""
-    return show_key(re.sub("['’‘`]", "", unicodedata.normalize("NFKC", name)))
+    return show_key(unicodedata.normalize("NFKC", name).translate(dict.fromkeys(map(ord, "'’‘`"))))
 
 
 def _fold(text: str) -> str:
@@ -98,12 +101,12 @@ class ShowFacts:
 
 def load_show_facts(corpus_dir: Path) -> tuple[ShowFacts, list[str]]:
     """Facts from `corpus_dir/shows.yaml` (or .yml) plus problems; never raises on bad content."""
-    path = next((corpus_dir / n for n in FACT_FILES if (corpus_dir / n).is_file()), None)
+    path = next((p for n in FACT_FILES if (p := corpus_dir / n).is_file() or p.is_symlink()), None)
     if path is None:
         return ShowFacts(), []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = safe_yaml.load(inside(corpus_dir, path).read_text(encoding="utf-8"))  # aliases bounded
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, OutsideFolder) as exc:
         return ShowFacts(), [f"{path.name}: cannot read show facts ({_short(exc)})"]
     return parse_show_facts(data, path.name)
 
@@ -157,7 +160,7 @@ def _parse_show(entry: Any, where: str) -> tuple[Show | None, list[str]]:
     for season, facts in raw_finales.items():
         number = _season_number(season)
         if number is None:
-            problems.append(f"{where}: finales key {season!r} is not a season number")
+            problems.append(f"{where}: finales key {_brief(season)} is not a season number")
             continue
         finales[number] = _strings(facts, f"{where} season {number}", problems)
     return Show(name, show_key(name), aliases, characters, finales), problems
@@ -177,7 +180,7 @@ def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
         if isinstance(item, str | int | float) and not isinstance(item, bool) and str(item).strip():
             out.append(" ".join(str(item).split()))
         else:
-            problems.append(f"{where}: ignored {item!r}")
+            problems.append(f"{where}: ignored {_brief(item)}")
     return tuple(out)
 
 
@@ -193,5 +196,10 @@ def _season_number(value: Any) -> int | None:
     return _SEASON_WORDS.get(text)
 
 
-def _short(exc: BaseException) -> str:
+def _brief(value: object) -> str:
+    """A short repr: a bad entry may be a deep or huge structure, and the report is one line."""
+    return _short(reprlib.repr(value))
+
+
+def _short(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())[:200]

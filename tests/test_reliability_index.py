@@ -588,3 +588,248 @@ async def test_rebuilding_the_show_list_after_a_swap_runs_off_the_event_loop(ser
     assert [c.value for c in typing.response.choices] == ["Jessica Jones"]
     assert "Jessica Jones" in (sources.answers[0].content or "")
     assert max(lags) < 0.1, f"the event loop stalled for {max(lags) * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------- read-only storage
+
+_READ_ONLY_HOOK = """
+import errno, os, sys
+_FROZEN = os.path.realpath(sys.argv[1])
+_WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_CHANGES = {"os.mkdir", "os.rename", "os.replace", "os.remove", "os.rmdir", "os.link", "os.symlink",
+            "os.truncate", "os.chmod", "os.utime", "os.chown", "shutil.rmtree"}
+
+def _frozen(path):
+    try:
+        return os.path.realpath(os.fsdecode(path)).startswith(_FROZEN)
+    except TypeError:  # a file descriptor
+        return False
+
+def _read_only(event, args):
+    # What a read-only mount does to every write under the index folder (mkdir of a folder that
+    # exists still says "exists", as the kernel does).
+    if event == "open" and args[0] is not None and _frozen(args[0]):
+        mode, flags = args[1], args[2]
+        if (isinstance(mode, str) and set(mode) & set("wax+")) or (flags or 0) & _WRITES:
+            raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(args[0]))
+    elif event in _CHANGES and args and _frozen(args[0]):
+        if not (event == "os.mkdir" and os.path.exists(args[0])):
+            raise OSError(errno.EROFS, "Read-only file system", os.fsdecode(args[0]))
+
+sys.addaudithook(_read_only)
+"""
+
+_SERVE = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from bot.engine import Engine
+engine = Engine(Path(sys.argv[2]), Path(sys.argv[1]))
+engine.load()
+answer = engine.ask_sync("what did krysten ritter say about kilgrave")
+print(json.dumps({"version": engine.version, "answered": answer.answered}))
+"""
+
+
+def _tree(folder: Path) -> list[tuple[str, int]]:
+    return sorted((str(p.relative_to(folder)), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+def _can_mount_read_only(folder: Path) -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "sh", "-c",
+         f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}'"],
+        capture_output=True,
+    )  # fmt: skip
+    return probe.returncode == 0
+
+
+@pytest.mark.parametrize("storage", ["read-only mount", "emulated read-only"])
+def test_an_index_on_read_only_storage_is_served(engine: Engine, storage: str) -> None:
+    index, corpus = engine.store.root, engine.corpus_dir
+    (index / ".reindex.lock").unlink(missing_ok=True)
+    before = _tree(index)
+    args = [str(index), str(corpus), str(ROOT)]
+    if storage == "read-only mount":
+        if not _can_mount_read_only(index):
+            pytest.skip("no user namespaces here to mount a folder read-only (the emulated case runs)")
+        mount = f"mount --bind '{index}' '{index}' && mount -o remount,bind,ro '{index}'"
+        command = ["unshare", "--map-root-user", "--mount", "sh", "-c",
+                   f'{mount} && exec "$0" -c "$1" "$2" "$3" "$4"', sys.executable, _SERVE, *args]  # fmt: skip
+    else:
+        command = [sys.executable, "-c", _READ_ONLY_HOOK + _SERVE, *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]  # was: OSError: Read-only file system
+    served = json.loads(result.stdout.splitlines()[-1])
+    assert served == {"version": engine.version, "answered": True}
+    assert _tree(index) == before  # nothing written: no .reindex.lock, no stamp
+
+
+def test_a_reindex_still_takes_the_lock_and_cleans_leftovers(engine: Engine) -> None:
+    """Locks stay where a reindex writes: leftovers of a killed build are still removed."""
+    leftover = engine.store.versions_dir / ".building-v1-dead"
+    leftover.mkdir()
+    engine.load()
+    assert not leftover.exists() and (engine.store.root / ".reindex.lock").exists()
+
+
+# ---------------------------------------------------------------------- bad index paths
+
+
+def _run_cli(
+    monkeypatch: pytest.MonkeyPatch, embedder: Embedder, capsys: Any, *argv: str
+) -> tuple[int, str]:
+    monkeypatch.setattr("bot.engine.Embedder", lambda *args, **kwargs: embedder)  # one model per session
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err.strip()
+
+
+@pytest.mark.parametrize("command", ["ask", "passages", "index", "index --verify"])
+def test_an_index_path_that_is_a_file_is_one_line_and_exit_1(
+    engine: Engine, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: Any, command: str
+) -> None:
+    file = engine.store.root.parent / "index.npy"
+    file.write_bytes(b"\x93NUMPY not an index folder")
+    argv = [*command.split(), "--index", str(file)]
+    if command.startswith("index"):
+        argv += ["--corpus", str(engine.corpus_dir)]
+    if command == "ask":
+        argv.append("who is kilgrave?")
+    code, err = _run_cli(monkeypatch, embedder, capsys, *argv)  # was: NotADirectoryError traceback
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert code == 1 and len(errors) == 1
+    assert errors[0].endswith(f"the index {file} is a file, not an index folder; give a folder")
+    assert file.read_bytes() == b"\x93NUMPY not an index folder"
+
+
+def _damage_current(store: IndexStore, how: str) -> str:
+    current = store.root / "CURRENT"
+    outside = store.root.parent / "elsewhere"
+    if how == "a folder":
+        current.unlink()
+        current.mkdir()
+        return "is a folder, not the name of a version"
+    if how == "binary":
+        current.write_bytes(b"\x00\xff\xfe\x89PNG\r\n")
+    elif how == "huge":
+        current.write_bytes(b"v" * 10_000_000)
+    elif how == "a relative path out":
+        shutil.copytree(store.versions_dir / str(store.current_version()), outside)
+        current.write_text("../../elsewhere\n")
+    elif how == "an absolute path":
+        shutil.copytree(store.versions_dir / str(store.current_version()), outside)
+        current.write_text(f"{outside}\n")
+    return "does not name a version folder of this index"
+
+
+CURRENT_DAMAGE = ["a folder", "binary", "huge", "a relative path out", "an absolute path"]
+
+
+@pytest.mark.parametrize("how", CURRENT_DAMAGE)
+def test_a_current_file_that_names_no_version_of_the_index_is_refused(engine: Engine, how: str) -> None:
+    says = _damage_current(engine.store, how)
+    with pytest.raises(IndexCorrupt) as info:  # was: IsADirectoryError, UnicodeDecodeError, or served
+        engine.load()
+    message = str(info.value)
+    assert says in message and "rebuild" in message and len(message) < 400
+
+
+@pytest.mark.parametrize("how", ["a folder", "binary"])
+def test_a_damaged_current_is_one_line_on_the_cli_and_a_rebuild_repairs_it(
+    engine: Engine, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: Any, how: str
+) -> None:
+    says = _damage_current(engine.store, how)
+    code, err = _run_cli(monkeypatch, embedder, capsys, "passages", "--index", str(engine.store.root))
+    assert code == 1 and len(err.splitlines()) == 1 and says in err
+    if how == "a folder":
+        (engine.store.root / "CURRENT").rmdir()
+    argv = ["index", "--corpus", str(engine.corpus_dir), "--index", str(engine.store.root)]
+    code, err = _run_cli(monkeypatch, embedder, capsys, *argv)
+    assert code == 0, err
+    assert IndexStore(engine.store.root, model=embedder.name, dimension=embedder.dimension).load()
+
+
+def test_swapped_version_folders_are_noticed_by_the_manifests_version(engine: Engine) -> None:
+    store = engine.store
+    (engine.corpus_dir / "010-trish.md").write_text(_article("Kilgrave", 4), encoding="utf-8")
+    old = engine.version
+    engine.reindex_sync()
+    new = engine.version
+    assert old and new and old != new
+    spare = store.versions_dir / "swap"
+    os.rename(store.versions_dir / old, spare)
+    os.rename(store.versions_dir / new, store.versions_dir / old)
+    os.rename(spare, store.versions_dir / new)
+    with pytest.raises(IndexCorrupt) as info:  # was: served the other version under this one's name
+        engine.load()
+    message = str(info.value)
+    assert f"folder {new} holds version '{old}'" in message
+    assert "swapped" in message and "rebuild" in message
+    assert engine.version == new  # the snapshot in memory keeps serving
+
+
+# ---------------------------------------------------------------------- a full disk, for real
+
+
+def test_a_short_write_from_numpy_on_a_full_disk_says_the_disk_is_full(
+    engine: Engine, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """numpy reports a short write as "768000 requested and 20448 written", without an errno."""
+    (engine.corpus_dir / "010-trish.md").write_text(_article("Kilgrave", 5), encoding="utf-8")
+    real_save = np.save
+
+    def short_write(file: Any, array: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(getattr(file, "name", file)).name == "vectors.npy":
+            raise OSError(f"{np.asarray(array).nbytes} requested and 20448 written")
+        real_save(file, array, *args, **kwargs)
+
+    monkeypatch.setattr(np, "save", short_write)
+    monkeypatch.setattr(store_module.shutil, "disk_usage", lambda path: SimpleNamespace(free=4096))
+    argv = ["index", "--corpus", str(engine.corpus_dir), "--index", str(engine.store.root)]
+    code, err = _run_cli(monkeypatch, embedder, capsys, *argv)
+    assert code == 1  # was: "could not build the index (29184 requested and 20448 written)"
+    assert "error: could not build the index (the disk is full); the old index stays" in err
+
+
+def test_a_really_full_disk_during_a_cli_reindex_says_the_disk_is_full(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The index folder on a 16 KB tmpfs: the seed corpus's vectors alone (29 KB) do not fit."""
+    if shutil.which("unshare") is None or subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "true"], capture_output=True
+    ).returncode:
+        pytest.skip("no user namespaces here to mount a small tmpfs (the emulated case runs)")
+    index = tmp_path / "small"
+    index.mkdir()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    mount = f"mount -t tmpfs -o size=16k tmpfs '{index}'"
+    script = f'{mount} && exec "$0" -m bot index --corpus "$1" --index "$2"'
+    command = ["unshare", "--map-root-user", "--mount", "sh", "-c", script, sys.executable]
+    result = subprocess.run(
+        [*command, str(engine.corpus_dir), str(index)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert errors == ["error: could not build the index (the disk is full); the old index stays"]
+
+
+@session_loop
+async def test_a_newline_in_a_file_name_stays_on_its_line_on_discord(services: Services) -> None:
+    corpus = services.engine.corpus_dir
+    (corpus / "notes\nforged: all good.pdf").write_bytes(b"%PDF")
+    (corpus / "new\nline.txt").write_text(_article("Kilgrave", 6).split("---\n", 2)[2], encoding="utf-8")
+    admin = services.interaction(permissions=ADMIN)
+    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    lines = admin.texts[-1].splitlines()
+    assert lines[0].startswith("Reindex done")
+    assert "added: new\\nline.txt" in lines  # was: "added: new" and a line "line.txt"
+    assert any(line.startswith("  - notes\\nforged: all good.pdf: unsupported file type") for line in lines)
+    assert not any(line.startswith(("line.txt", "forged")) for line in lines)
+    listing = services.interaction(permissions=ADMIN)
+    await invoke(services.bot, command(services.bot, "corpus list"), listing, page=1)
+    assert any(line.startswith("• `new\\nline.txt` (") for line in listing.texts[-1].splitlines())

@@ -6,7 +6,11 @@ See docs/reliability.md for the whole list and which tests (here and elsewhere) 
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import re
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -360,3 +364,175 @@ def engine_for_property(seed_index: tuple[Path, Path], embedder: Any) -> Engine:
     loaded = Engine(corpus, index, embedder=embedder)
     loaded.load()
     return loaded
+
+
+# ---------------------------------------------------------------------- text that cannot be encoded
+
+SURROGATE_QUESTIONS = [
+    "why did jessica kill kilgrave\ud800?",  # JSON "\ud800"
+    "why did jessica kill \udcffkilgrave?",  # a byte that is not UTF-8, as argv and a C console keep it
+    "\udfff",
+]
+
+
+@pytest.mark.parametrize("question", SURROGATE_QUESTIONS)
+def test_a_lone_surrogate_in_a_question_is_cleaned_before_the_tokenizer(
+    engine_for_property: Engine, question: str
+) -> None:
+    answer = engine_for_property.ask_sync(question, history=["\ud800 who is kilgrave?"])  # was: TypeError
+    assert answer.messages
+    for message in answer.messages:
+        message.encode("utf-8")
+
+
+@session_loop
+async def test_a_lone_surrogate_from_discord_gets_an_answer_not_an_apology(services: Services) -> None:
+    from bot.discord_app.answering import SORRY
+
+    asked = services.interaction()
+    await invoke(services.bot, command(services.bot, "ask"), asked, question=SURROGATE_QUESTIONS[0])
+    assert (asked.answers[-1].content or "").startswith("> ")  # was: SORRY (TypeError in the tokenizer)
+    unknown = services.interaction()
+    await invoke(services.bot, command(services.bot, "watched set"), unknown, show="Jess\ud800", season=1)
+    cleared = services.interaction()
+    await invoke(services.bot, command(services.bot, "watched clear"), cleared, show="\udcff")
+    for interaction in (asked, unknown, cleared):
+        for sent in interaction.answers:
+            assert SORRY not in (sent.content or "")
+            (sent.content or "").encode("utf-8")  # Discord takes UTF-8 only
+    assert "don't know a show" in (unknown.answers[0].content or "")
+    assert "nothing to forget" in (cleared.answers[0].content or "")  # was: UnicodeEncodeError in SQLite
+
+
+@session_loop
+async def test_a_lone_surrogate_in_a_mention_gets_an_answer(
+    dbot: tuple[FanBot, Payloads],  # noqa: F811
+) -> None:
+    bot, _ = dbot
+    await dpytest.message(
+        f"{_mention(bot)} {SURROGATE_QUESTIONS[1]}", channel=_channel("general"), member=_member("fan")
+    )
+    assert dpytest.get_message().content.startswith("> ")
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, embedder: Any, *argv: str) -> int:
+    from bot import cli
+
+    monkeypatch.setattr("bot.engine.Embedder", lambda *args, **kwargs: embedder)  # one model per session
+    return cli.main(list(argv))
+
+
+def test_an_undecodable_byte_on_the_command_line_is_answered(
+    seed_index: tuple[Path, Path], embedder: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    question = os.fsdecode(b"why did jessica kill kilgrave\xff?")  # what Python makes of argv bytes
+    assert _cli(monkeypatch, embedder, "ask", "--index", str(seed_index[1]), "--json", question) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["answered"] and row["id"] == 1  # was: TypeError in the tokenizer
+
+
+@pytest.mark.parametrize("errors", ["strict", "surrogateescape"])  # a UTF-8 terminal; a C-locale one
+def test_an_undecodable_byte_typed_in_the_console_is_answered(
+    seed_index: tuple[Path, Path],
+    embedder: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    errors: str,
+) -> None:
+    typed = b"why did jessica kill kilgrave\xff?\nwho \xfe is luke?\n\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(typed), encoding="utf-8", errors=errors))
+    corpus, index = seed_index
+    assert _cli(monkeypatch, embedder, "chat", "--index", str(index), "--corpus", str(corpus)) == 0
+    out = capsys.readouterr().out  # was: UnicodeDecodeError, or TypeError in the tokenizer
+    assert out.count("bot> ") >= 2
+
+
+# ---------------------------------------------------------------------- batch rows
+
+BATCH = [
+    '{"id": "s", "question": "why did jessica kill kilgrave\\ud800?"}',
+    '{"id": "\\udcff", "question": "who is luke cage?"}',
+    '{"id": 5, "turns": 5}',
+    '{"id": 6, "turns": "hello"}',
+    '{"id": 7, "turns": ["why did jessica kill kilgrave?", 3]}',
+    '{"id": 8, "question": 42}',
+    "[1, 2, 3]",
+    '"str"',
+    "42",
+    "null",
+    "{not json",
+    "[" * 100_000,
+    "",
+    '{"id": "last", "turns": ["why did jessica kill kilgrave?", "more"]}',
+]
+
+
+def test_every_batch_row_gets_exactly_one_output_row_in_order(
+    seed_index: tuple[Path, Path],
+    embedder: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    tmp_path: Path,
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("\n".join(BATCH) + "\n", encoding="utf-8")
+    argv = ["ask", "--index", str(seed_index[1]), "--json", "--questions", str(questions)]
+    assert _cli(monkeypatch, embedder, *argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == len(BATCH) - 1  # the blank line is not a row
+    ids = [row["id"] for row in rows]
+    assert ids == ["s", "\ufffd", 5, 6, 7, 8, None, None, None, None, None, None, "last"]
+    assert rows[0]["answered"] and rows[1]["answered"] and rows[-1]["answered"]
+    errors = [row.get("error") for row in rows[2:-1]]
+    assert errors == [
+        'line 3: "turns" must be a list of strings',  # was: TypeError, and every later row lost
+        'line 4: "turns" must be a list of strings',  # was: read letter by letter
+        'line 5: "turns" must be a list of strings',
+        'line 6: "question" must be a string',
+        'line 7: expected an object with "question" or "turns"',  # was: dropped without a word
+        'line 8: expected an object with "question" or "turns"',
+        'line 9: expected an object with "question" or "turns"',
+        'line 10: expected an object with "question" or "turns"',
+        "line 11: not JSON (Expecting property name enclosed in double quotes)",
+        "line 12: not JSON (nested too deeply)",
+    ]
+    assert all(set(row) == {"id", "error"} for row in rows[2:-1])
+
+
+def test_a_line_of_standard_input_that_is_not_utf8_is_that_rows_error(
+    seed_index: tuple[Path, Path], embedder: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    lines = b'{"id": 1, "question": "who is luke \xff cage?"}\n{"id": 2, "question": "who is luke cage?"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines), encoding="utf-8"))
+    argv = ["ask", "--index", str(seed_index[1]), "--json", "--questions", "-"]
+    assert _cli(monkeypatch, embedder, *argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0] == {"id": None, "error": "line 1: not UTF-8 text"}
+    assert rows[1]["id"] == 2 and rows[1]["answered"]
+
+
+@pytest.mark.parametrize("case", ["missing", "folder", "latin-1"])
+def test_a_questions_file_that_cannot_be_read_is_one_line_and_exit_2(
+    seed_index: tuple[Path, Path],
+    embedder: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    tmp_path: Path,
+    case: str,
+) -> None:
+    path = tmp_path / "questions.jsonl"
+    if case == "folder":
+        path.mkdir()
+    elif case == "latin-1":
+        path.write_bytes('{"id": 1, "question": "café?"}\n'.encode("latin-1"))
+    argv = ["ask", "--index", str(seed_index[1]), "--json", "--questions", str(path)]
+    assert _cli(monkeypatch, embedder, *argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()  # was: a traceback
+    expected = {
+        "missing": f"error: --questions file {path} does not exist",
+        "folder": f"error: --questions {path} is a folder, not a file of questions",
+        "latin-1": f"error: --questions {path} is not UTF-8 text (invalid byte at offset 26)",
+    }
+    assert line == expected[case]

@@ -26,7 +26,7 @@ from bot.engine import Engine, is_more
 from bot.models import Answer
 from bot.render.reply import SpoilerMode
 from bot.settings_store import DEFAULT_MODE, SettingsStore
-from bot.text import clean_question
+from bot.text import clean_question, clean_text
 from bot.text import show_key as reply_show_key
 
 __all__ = ["Answerer", "Asked", "Reply"]
@@ -121,6 +121,7 @@ class Answerer:
     ) -> Reply | None:
         """Prompt on empty, refuse politely on cooldown, show "thinking", answer, post. Never raises
         for the engine's sake: a failure is logged and the fan gets an apology."""
+        question = clean_text(question)  # Discord JSON can carry lone surrogates ("\\ud800")
         problem = self.engine.resolve(question).problem  # empty / too long: no model, no cooldown
         if problem or not clean_question(question):
             await responder.notice(problem or "Ask me something about the shows.")

@@ -2,10 +2,13 @@
 
 Layout under the index root (default `embeddings/`):
 
-    CURRENT                 name of the version being served (replaced with os.replace)
-    versions/<version>/     manifest.json, vectors.npy, passages.jsonl, articles.json
+    CURRENT                 name of the version being served (replaced with os.replace); only a
+                            plain folder name of versions/ is accepted
+    versions/<version>/     manifest.json (which names <version>, so swapped folders are noticed),
+                            vectors.npy, passages.jsonl, articles.json
     versions/.building-*    a version being written; removed at the next start if a build died
-    .reindex.lock           held while a reindex runs (across processes)
+    .reindex.lock           held while a reindex runs (across processes); serving never creates
+                            it, so an index on read-only storage can be served
 
 A new version is written beside the served one, read back and checked, then published by renaming
 its folder and replacing CURRENT. Readers that still map the old files keep working: old versions
@@ -30,10 +33,12 @@ until `python -m bot index --verify` (always a full check) runs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -59,6 +64,8 @@ FULL_HASH_BYTES = 64 << 20  # files up to this size are hashed whole on every lo
 _SAMPLE_BLOCK = 64 << 10
 _SAMPLE_BLOCKS = 32
 _STAMP = ".verified"
+_VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")  # a folder name of versions/, nothing else
+_FULL_DISK_BYTES = 1 << 20  # free space below this after a failed write means the disk filled up
 Attach = Callable[[Path, Sequence[Passage], Sequence[ArticleMeta]], None]
 
 
@@ -150,9 +157,14 @@ class IndexStore:
 
     # ------------------------------------------------------------------ locking
 
+    def _check_root(self) -> None:
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexProblem(f"the index {self.root} is a file, not an index folder; give a folder")
+
     @contextlib.contextmanager
     def reindex_lock(self) -> Iterator[None]:
         """Exclusive right to build and publish; raises ReindexRunning at once if held elsewhere."""
+        self._check_root()
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / ".reindex.lock"), timeout=0)
         try:
@@ -165,32 +177,59 @@ class IndexStore:
             lock.release()
 
     def clean_leftovers(self) -> list[Path]:
-        """Remove half-written versions a killed build left behind (only when no build is running)."""
+        """Remove half-written versions a killed build left behind (only when no build is running).
+
+        The lock is taken only when there is something to remove, so an index on read-only storage
+        (a read-only mount, an image layer) is served without writing anything."""
         removed: list[Path] = []
-        if not self.versions_dir.is_dir():
+        if not self.versions_dir.is_dir() or not self._leftovers():
             return removed
         try:
             with self.reindex_lock():
-                for path in self.versions_dir.glob(".building-*"):
-                    shutil.rmtree(path, ignore_errors=True)
-                    removed.append(path)
-                for path in self.root.glob(".CURRENT.*"):
-                    path.unlink(missing_ok=True)
+                for path in self._leftovers():
+                    if path.is_dir():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
                     removed.append(path)
         except ReindexRunning:
             pass
+        except OSError as exc:  # read-only storage: the leftovers stay, harmlessly
+            log.warning("could not remove leftovers of an interrupted reindex in %s: %s", self.root, exc)
         for path in removed:
             log.info("removed leftover %s from an interrupted reindex", path.name)
         return removed
 
+    def _leftovers(self) -> list[Path]:
+        return [*self.versions_dir.glob(".building-*"), *self.root.glob(".CURRENT.*")]
+
     # ------------------------------------------------------------------ reading
 
     def current_version(self) -> str | None:
+        """The version CURRENT names; IndexProblem when it cannot name one of this index's folders
+        (a folder, binary or huge file, a path such as `../../etc`)."""
+        self._check_root()
+        path = self.root / "CURRENT"
         try:
-            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+            with path.open("rb") as handle:
+                data = handle.read(256)
         except FileNotFoundError:
             return None
-        return name or None
+        except IsADirectoryError:
+            raise IndexCorrupt(f"{path} is a folder, not the name of a version; rebuild the index") from None
+        except OSError as exc:
+            raise IndexCorrupt(f"cannot read {path} ({exc.strerror or exc}); rebuild the index") from None
+        try:
+            name = data.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            name = None
+        if name == "":
+            return None
+        if name is None or len(data) == 256 or not _VERSION_NAME.fullmatch(name):
+            raise IndexCorrupt(
+                f"{path} does not name a version folder of this index ({_shown(data)}); rebuild the index"
+            )
+        return name
 
     def load(self, version: str | None = None, *, verify: bool = True) -> LoadedIndex:
         """Open a version (default: the current one), refusing anything corrupt or foreign."""
@@ -226,6 +265,12 @@ class IndexStore:
                 f"index version {name}: unreadable manifest ({exc}); rebuild the index"
             ) from exc
         self._check_manifest(manifest, name)
+        built = manifest.get("version")
+        if built is not None and built != name.removeprefix(".building-"):
+            raise IndexCorrupt(
+                f"index version folder {name} holds version {_shown(str(built).encode())} "
+                "(folders swapped or copied?); rebuild the index"
+            )
         checksums: dict[str, str] = dict(manifest["checksums"])
         derived = manifest.get("derived_checksums")
         if isinstance(derived, dict):
@@ -420,8 +465,17 @@ class IndexStore:
             final = self.versions_dir / version
             os.rename(building, final)
             _fsync_dir(self.versions_dir)
-            replaced = self.current_version()
+            try:
+                replaced = self.current_version()
+            except IndexProblem:  # a damaged CURRENT is what a rebuild repairs
+                replaced = None
             self._switch(version)
+        except OSError as exc:
+            full = exc.errno is None and _disk_full(building)  # before the half-written files go
+            shutil.rmtree(building, ignore_errors=True)
+            if full:  # numpy reports a short write as "768000 requested and 20448 written", no errno
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(building)) from exc
+            raise
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
             raise
@@ -441,6 +495,19 @@ class IndexStore:
         spare = [p for p in versions if p.name not in (keep, previous)]
         for path in spare[: max(0, len(versions) - KEEP_VERSIONS)]:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < _FULL_DISK_BYTES
+    except OSError:
+        return False
+
+
+def _shown(data: bytes) -> str:
+    """A short, printable form of untrusted bytes for a one-line message."""
+    text = ascii(data[:60].decode("utf-8", "replace"))
+    return text + ("…" if len(data) > 60 else "")
 
 
 def _sample_rows(vectors: np.ndarray, count: int = 1024) -> np.ndarray:

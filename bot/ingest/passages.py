@@ -15,6 +15,7 @@ from bot.models import Article, Passage
 
 MAX_SENTENCES = 3
 MAX_CHARS = 420
+GROUP_BLOCK = 30  # sentences grouped at once: a try costs the block's length, so grouping stays linear
 _OPEN = '"“«'
 _CLOSE = '"”»'
 
@@ -69,10 +70,14 @@ def _group(sentences: list[str]) -> list[list[str]]:
     """Split a paragraph's sentences into even groups of at most MAX_SENTENCES / MAX_CHARS.
 
     Even groups read better than greedy ones (no lonely last sentence); when an even split still
-    leaves a group too long, one more group is tried, down to one sentence per group.
+    leaves a group too long, one more group is tried, down to one sentence per group. A paragraph
+    of more than GROUP_BLOCK sentences is first cut into even blocks, grouped one by one.
     """
     if not sentences:
         return []
+    if len(sentences) > GROUP_BLOCK:
+        blocks = _even_split(sentences, math.ceil(len(sentences) / GROUP_BLOCK))
+        return [group for block in blocks for group in _group(block)]
     total = sum(len(s) + 1 for s in sentences)
     count = max(math.ceil(len(sentences) / MAX_SENTENCES), math.ceil(total / MAX_CHARS))
     for tries in range(min(count, len(sentences)), len(sentences) + 1):

@@ -7,18 +7,23 @@ boilerplate-stripping path.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import frontmatter
 from bs4 import BeautifulSoup, Tag
 from markdown_it import MarkdownIt
 
+from bot import safe_yaml
 from bot.ingest.dates import find_date, normalise_date
 from bot.ingest.topic import article_show
 from bot.models import Article, ArticleMeta, Paragraph
+from bot.paths import OutsideFolder, inside
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_ARTICLE_BYTES = 5_000_000
@@ -59,11 +64,15 @@ def read_article(path: Path, corpus_root: Path) -> Article:
     """Read and clean one article; raises IngestError with a readable reason."""
     rel = path.relative_to(corpus_root).as_posix()
     try:
+        if path.is_symlink():
+            inside(corpus_root, path)  # a link out of the corpus would quote another file to fans
         if path.stat().st_size > MAX_ARTICLE_BYTES:
             raise IngestError(f"{rel}: larger than {MAX_ARTICLE_BYTES // 1_000_000} MB")
         raw = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IngestError(f"{rel}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OutsideFolder as exc:
+        raise IngestError(f"{rel}: {exc}") from exc
     except OSError as exc:
         raise IngestError(f"{rel}: cannot read ({exc.strerror or exc})") from exc
     raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
@@ -221,40 +230,104 @@ _MARKDOWN = MarkdownIt("commonmark")
 _FM_LINE = re.compile(r"^-{3,}[ \t]*$", re.MULTILINE)  # a YAML front-matter delimiter line
 
 
+class _FrontMatterYAML(frontmatter.YAMLHandler):
+    """python-frontmatter's YAML handler on the bounded loader (see bot.safe_yaml)."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return safe_yaml.load(fm)
+
+
 def _read_markdown(raw: str, rel: str) -> Article:
     if _FM_LINE.match(raw.lstrip()) and len(_FM_LINE.findall(raw)) < 2:
         # Without its closing line the YAML would be indexed as body text and quoted to fans.
         raise IngestError(f"{rel}: unreadable front matter (the opening --- line is never closed)")
     try:
-        post = frontmatter.loads(raw)
+        post = frontmatter.loads(raw, handler=_FrontMatterYAML())
     except Exception as exc:  # the YAML parser raises many kinds; all mean "bad front matter"
-        raise IngestError(f"{rel}: unreadable front matter ({exc})") from exc
+        raise IngestError(f"{rel}: unreadable front matter ({' '.join(str(exc).split())})") from exc
     data = post.metadata
-    shows = data.get("shows") or data.get("show") or ()
-    if not isinstance(shows, list | tuple | dict):
-        shows = (shows,)  # `shows: Daredevil`, or a bare number such as `shows: 24`
     html = _MARKDOWN.render(post.content)
     article = _read_html_blocks(f"<article>{html}</article>", rel)
     meta = article.meta
     meta = ArticleMeta(
         file=rel,
-        title=clean_space(str(data.get("title") or meta.title)),
-        date=normalise_date(data.get("date")) or meta.date,
-        outlet=_str_or_none(data.get("outlet") or data.get("source") or data.get("site")) or meta.outlet,
-        url=_str_or_none(data.get("url") or data.get("link")) or meta.url,
-        author=_str_or_none(data.get("author")) or meta.author,
-        shows=tuple(str(s).strip() for s in shows if s is not None and str(s).strip()),
+        title=_front_text(data, rel, "title") or meta.title,
+        date=_front_date(data, rel) or meta.date,
+        outlet=_front_text(data, rel, "outlet", "source", "site") or meta.outlet,
+        url=_front_text(data, rel, "url", "link") or meta.url,
+        author=_front_text(data, rel, "author", several=True) or meta.author,
+        shows=_front_shows(data, rel),
     )
     paragraphs = tuple(p for p in article.paragraphs if p.text != meta.title)
     return Article(meta, paragraphs, reader="markdown")
 
 
-def _str_or_none(value: object) -> str | None:
-    if value is None:
+# Front-matter values end up in citations, so each must be what it stands for: text for names and
+# titles (a list or mapping would be shown as Python's repr of it), a real date. A wrong type is
+# reported with the field's name rather than guessed at.
+
+
+def _front_text(data: dict[str, Any], rel: str, *keys: str, several: bool = False) -> str | None:
+    """The first of `keys` that is set, as one line of text; a list of names where `several`."""
+    for key in keys:
+        value = data.get(key)
+        if value is None or value == "":
+            continue
+        items = value if several and isinstance(value, list) else [value]
+        texts = [_scalar_text(item) for item in items if item is not None]
+        if any(text is None for text in texts):
+            wanted = "text or a list of names" if several else "text"
+            raise IngestError(f"{rel}: front matter '{key}' must be {wanted}, not {_kind(value)}")
+        joined = clean_space(", ".join(t for t in texts if t))
+        if joined:
+            return joined
+    return None
+
+
+def _front_date(data: dict[str, Any], rel: str) -> str | None:
+    value = data.get("date")
+    if value is None or value == "":
         return None
+    if not isinstance(value, str | date) and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise IngestError(f"{rel}: front matter 'date' must be a date such as 2016-10-07, not {_kind(value)}")
+    return normalise_date(value)
+
+
+def _front_shows(data: dict[str, Any], rel: str) -> tuple[str, ...]:
+    key = "shows" if data.get("shows") else "show"
+    value = data.get(key)
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list) else [value]  # `shows: Daredevil`, `shows: 24`
+    texts = [_scalar_text(item) for item in items if item is not None]
+    if any(text is None for text in texts):
+        wanted = "a show name or a list of them"
+        raise IngestError(f"{rel}: front matter '{key}' must be {wanted}, not {_kind(value)}")
+    return tuple(t for t in texts if t)
+
+
+def _scalar_text(value: object) -> str | None:
+    """A YAML scalar that reads as text ("24", "2016-10-07"); None for lists, mappings, true/false
+    (`outlet: NO` is YAML for false) and numbers such as .inf."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str | int | date):
+        return clean_space(value.isoformat() if isinstance(value, date) else str(value))
+    if isinstance(value, float) and math.isfinite(value):
+        return clean_space(str(value))
+    return None
+
+
+def _kind(value: object) -> str:
     if isinstance(value, list):
-        value = ", ".join(str(v) for v in value)
-    return clean_space(str(value)) or None
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "true/false (put the text in quotes)"
+    if isinstance(value, float):
+        return f"the number {value}"
+    return f"a {type(value).__name__}"
 
 
 # ----------------------------------------------------------------------------- HTML

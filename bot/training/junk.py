@@ -18,7 +18,7 @@ from bot.ingest.junk import JunkModel, SparseLogistic, context_rows, features
 from bot.training.material import Material, norm
 from bot.training.spoilers import fit_logistic
 
-LINES_C = 2.0
+LINES_C = 8.0
 CONTEXT_C = 1.0
 
 

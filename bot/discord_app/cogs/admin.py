@@ -23,6 +23,7 @@ from bot.discord_app.respond import NO_PINGS, send_interaction
 from bot.discord_app.uploads import ALLOWED_SUFFIXES, UploadRejected, check_upload, safe_name, save_article
 from bot.index.errors import IndexProblem, ReindexRunning, os_problem
 from bot.ingest.fetch import FetchRefused, fetch_page, page_file_name, with_source
+from bot.text import one_line
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
@@ -223,7 +224,7 @@ class AdminCog(commands.Cog, name="Admin"):
             await send_interaction(interaction, "No articles in the corpus folder yet.", ephemeral=True)
             return
         lines = [f"**{len(files)}** article file(s):"]
-        lines += [f"• `{name.replace('`', '')}` ({size:,} bytes)" for name, size in files]
+        lines += [f"• `{one_line(name).replace('`', '')}` ({size:,} bytes)" for name, size in files]
         pages = paginate(lines)
         number = min(page, len(pages))
         footer = f"\n-# Page {number}/{len(pages)}" if len(pages) > 1 else ""

@@ -19,6 +19,7 @@ from bot.discord_app.catalog import ShowCatalog, paginate, source_line
 from bot.discord_app.respond import InteractionResponder, MessageResponder, send_interaction
 from bot.engine import MAX_QUESTION_CHARS
 from bot.render.markdown import escape_text
+from bot.text import clean_text
 
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
@@ -153,6 +154,7 @@ class AskCog(commands.Cog, name="Ask"):
         show: app_commands.Range[str, 1, 100],
         season: app_commands.Range[int, 1, MAX_SEASON],
     ) -> None:
+        show = clean_text(show)  # echoed and stored: a lone surrogate breaks both
         await self.shows.refresh()
         name = self.shows.canonical(show)
         if name is None:
@@ -183,7 +185,8 @@ class AskCog(commands.Cog, name="Ask"):
     def _choices(self, current: str) -> list[app_commands.Choice[str]]:
         """Show names for autocomplete (choices show in clear: never put spoiler text in them)."""
         return [
-            app_commands.Choice(name=name[:100], value=name[:100]) for name in self.shows.choices(current)
+            app_commands.Choice(name=name[:100], value=name[:100])
+            for name in self.shows.choices(clean_text(current))
         ]
 
     @watched.command(name="clear", description="Forget what you told me you have seen (one show or all)")
@@ -191,6 +194,7 @@ class AskCog(commands.Cog, name="Ask"):
     async def watched_clear(
         self, interaction: discord.Interaction[Any], show: app_commands.Range[str, 1, 100] | None = None
     ) -> None:
+        show = None if show is None else clean_text(show)
         await self.shows.refresh()
         name = None if show is None else (self.shows.canonical(show) or show)
         try:
