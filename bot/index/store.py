@@ -226,8 +226,9 @@ class IndexStore:
         if name == "":
             return None
         if name is None or len(data) == 256 or not _VERSION_NAME.fullmatch(name):
+            named = _shown(data.strip())
             raise IndexCorrupt(
-                f"{path} does not name a version folder of this index ({_shown(data)}); rebuild the index"
+                f"{path} does not name a version folder of this index ({named}); rebuild the index"
             )
         return name
 
