@@ -47,7 +47,8 @@ def article_passages(article: Article) -> list[Passage]:
 
 
 def _has_quote(text: str) -> bool:
-    return any(mark in text for mark in "“”\"")
+    """The passage holds quoted or attributed speech ("…," she said; according to X)."""
+    return any(mark in text for mark in "“”\"") or "according to" in text.lower()
 
 
 def _strip_outer_quotes(text: str) -> str:

@@ -32,7 +32,7 @@ _VERBS = (
 _ATTRIBUTION = re.compile(
     rf"[”\"’],?\s+(?P<after>{_WORD}(?:\s+{_WORD}){{0,2}}|he|she|they)\s+{_VERBS}\b"
     rf"|[”\"’],?\s+{_VERBS}\s+(?P<before>{_WORD}(?:\s+{_WORD}){{0,2}})"
-    rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,[^,“\"]{{1,90}})?,?\s+{_VERBS}\b"
+    rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,\s+[a-z][^,“\"]{{0,90}})?,?\s+{_VERBS}\b"
     rf"|\b[Aa]ccording to (?:the )?(?:\w+ )?(?P<according>{_WORD}(?:\s+{_WORD}){{0,2}})"
 )
 _OPEN, _CLOSE = '“"', '”"'
