@@ -135,11 +135,19 @@ def test_txt_title_byline_date_and_junk(tmp_path: Path) -> None:
         assert junk not in text, junk
 
 
-def test_txt_lines_of_one_paragraph_are_joined(tmp_path: Path) -> None:
+def test_txt_lines_are_units_and_hard_wrapped_lines_are_joined(tmp_path: Path) -> None:
+    """A copied page puts one element per line; a line cut mid-sentence continues on the next."""
     article = read(tmp_path, "defenders.txt", TXT_ARTICLE)
     first = article.paragraphs[0].text
-    assert first.startswith("Finn Jones said") and first.endswith("he added.")
-    assert "\n" not in first
+    assert (
+        first == "Finn Jones said the cast spent months training for the hallway fight before cameras rolled."
+    )
+    wrapped = read(
+        tmp_path,
+        "wrapped.txt",
+        "A title\n\nBy Lee Park\n\nThe cast spent months training for\nthe hallway fight, he said.\n",
+    )
+    assert wrapped.paragraphs[0].text == "The cast spent months training for the hallway fight, he said."
 
 
 def test_txt_via_credit_sets_outlet_and_is_dropped(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_published_index_serves_compact_vectors_lazy_passages_and_saved_features
     saved = SearchFeatures.load(loaded.path / FOLDER, 40)
     assert saved is not None
     fresh = SearchFeatures.compute(passages, {a.file: a for a in articles})
-    np.testing.assert_array_equal(np.asarray(saved.cue_hits), fresh.cue_hits)
+    np.testing.assert_array_equal(np.asarray(saved.meta), fresh.meta)
     np.testing.assert_array_equal(np.asarray(saved.seasons_of), fresh.seasons_of)
     assert saved.vocabulary == fresh.vocabulary and saved.proper_nouns == fresh.proper_nouns
     np.testing.assert_allclose(
@@ -261,7 +261,10 @@ def test_changing_one_article_reembeds_only_its_sentences(engine: Engine, tmp_pa
     shutil.copyfile(article, copy)
     first = engine.reindex_sync()
     with copy.open("a", encoding="utf-8") as handle:
-        handle.write("\n\nA brand new closing paragraph about Trish Walker and her radio show.\n")
+        handle.write(
+            "\n\nTrish Walker, meanwhile, spends the season rebuilding her radio show, and her scenes with "
+            "Jessica give the middle episodes a warmth that the rest of the season lacks.\n"
+        )
     second = engine.reindex_sync()
     assert 0 < second.embedded <= 3 and second.reused >= first.passages - 1
     cache = json.loads((engine.snapshot.index.path / "manifest.json").read_text())  # type: ignore[union-attr]

@@ -282,7 +282,7 @@ def _fail_when_writing(monkeypatch: pytest.MonkeyPatch, target: str) -> list[str
     return hits
 
 
-DISK_FULL_AT = ["vectors.npy", "passages.jsonl", "cue_hits.npy", "articles.json", "manifest.json"]
+DISK_FULL_AT = ["vectors.npy", "passages.jsonl", "meta.npy", "articles.json", "manifest.json"]
 
 
 @session_loop

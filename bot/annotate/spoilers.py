@@ -68,9 +68,12 @@ def slug_words(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        path = urlsplit(url).path
+        parts = urlsplit(url)
     except ValueError:
         return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    path = parts.path
     segments = [s for s in path.split("/") if s]
     if not segments:
         return None

@@ -164,6 +164,12 @@ def _looks_like_heading(line: str, following: str) -> bool:
     )
 
 
+def _is_dateline(text: str) -> bool:
+    short = len(text) < 120
+    undated = text.rstrip()[-1:] not in ".!?"  # "Season 2 premieres June 2024." is an answer, not a dateline
+    return bool(short and _BYLINE_RE.match(text)) or bool(undated and len(text.split()) <= 7 and find_date(text))
+
+
 def _label_line(line: str) -> bool:
     """A short sentence-less line under a title ("Contributed by", "Recaps › HBO"): page header."""
     return len(line) <= 40 and not any(mark in line for mark in ".!?")
@@ -482,6 +488,8 @@ def _assemble(meta: ArticleMeta, items: list[tuple[str, str | None]]) -> Article
         if credit:
             outlet = outlet or credit.group("outlet").strip()
             continue
+        if _is_dateline(text):
+            continue  # a byline or a date on its own line: metadata, never a quote
         paragraphs.append(Paragraph(text=text, heading=heading))
     if outlet != meta.outlet:
         meta = ArticleMeta(meta.file, meta.title, meta.date, outlet, meta.url, meta.author, meta.shows)

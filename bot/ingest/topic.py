@@ -63,14 +63,20 @@ def article_show(title: str, body: Sequence[str]) -> str | None:
     """The show the article is about, or None when the title names nothing the body repeats."""
     text = "\n".join(body)
     best: tuple[int, int, str] | None = None
+    scored: dict[str, int] = {}
     folded = title.casefold()
     for name in _candidates(title):
         count = _count_words(text, name)
-        after = folded.split(name.casefold(), 1)[-1].lstrip(" '’s:,").split()
+        after = [w for w in folded.split(name.casefold(), 1)[-1].lstrip(" '’s:,").split() if w not in JOINERS]
         strong = folded.startswith(name.casefold()) or bool(after and after[0] in MARKERS)
         if count < (1 if strong else 2):
             continue
         key = (min(count, 10) * (3 if strong else 1) + len(name.split()) - 1, len(name), name)
+        scored[name] = key[0]
         if best is None or key > best:
             best = key
-    return best[2] if best else None
+    if best is None:
+        return None
+    # a character's name inside the show's ("Jessica" in "Jessica Jones") gives way to the show's
+    longer = [c for c in scored if c != best[2] and _count_words(c, best[2]) and scored[c] > 0]
+    return max(longer, key=lambda c: (scored[c], len(c))) if longer else best[2]
