@@ -167,7 +167,8 @@ def _looks_like_heading(line: str, following: str) -> bool:
 def _is_dateline(text: str) -> bool:
     short = len(text) < 120
     undated = text.rstrip()[-1:] not in ".!?"  # "Season 2 premieres June 2024." is an answer, not a dateline
-    return bool(short and _BYLINE_RE.match(text)) or bool(undated and len(text.split()) <= 7 and find_date(text))
+    dateline = undated and len(text.split()) <= 7 and find_date(text) is not None
+    return bool(short and _BYLINE_RE.match(text)) or dateline
 
 
 def _label_line(line: str) -> bool:
