@@ -5,7 +5,8 @@ Layout under the index root (default `embeddings/`):
     CURRENT                 name of the version being served (replaced with os.replace)
     versions/<version>/     manifest.json, vectors.npy, passages.jsonl, articles.json
     versions/.building-*    a version being written; removed at the next start if a build died
-    .reindex.lock           held while a reindex runs (across processes)
+    .reindex.lock           held while a reindex runs (across processes on this machine; with
+                            DATABASE_URL a PostgreSQL advisory lock replaces it, see `lock_factory`)
 
 A new version is written beside the served one, read back and checked, then published by renaming
 its folder and replacing CURRENT. Readers that still map the old files keep working: old versions
@@ -38,6 +39,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,9 @@ class IndexStore:
         self.model = model
         self.dimension = dimension
         self.variant = variant  # embedding variant to insist on ("fp32"/"int8"); None accepts any
+        #: Replaces the file lock when set: processes on several machines share one index folder, and a
+        #: file lock is not reliable across machines (the PostgreSQL advisory lock is).
+        self.lock_factory: Callable[[], AbstractContextManager[None]] | None = None
 
     @property
     def versions_dir(self) -> Path:
@@ -153,6 +158,10 @@ class IndexStore:
     @contextlib.contextmanager
     def reindex_lock(self) -> Iterator[None]:
         """Exclusive right to build and publish; raises ReindexRunning at once if held elsewhere."""
+        if self.lock_factory is not None:
+            with self.lock_factory():
+                yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / ".reindex.lock"), timeout=0)
         try:
@@ -179,6 +188,8 @@ class IndexStore:
                     removed.append(path)
         except ReindexRunning:
             pass
+        except Exception as exc:  # best effort: a read-only folder, an unreachable lock database
+            log.info("not removing leftovers of interrupted reindexes now: %s", exc)
         for path in removed:
             log.info("removed leftover %s from an interrupted reindex", path.name)
         return removed
