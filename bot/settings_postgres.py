@@ -317,11 +317,13 @@ class PostgresSettingsStore(SettingsStoreBase):
     async def _unlock(self, conn: asyncpg.Connection, key: int) -> None:
         try:
             await conn.execute("SELECT pg_advisory_unlock($1)", key)
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-            # The connection is gone, and the server dropped the lock with the session.
+        except Exception as exc:  # the connection died (the server dropped the lock with the session)
             log.warning("releasing the reindex lock: %s (the server released it with the connection)", exc)
+            with contextlib.suppress(Exception):
+                conn.terminate()
         finally:
-            await self.pool.release(conn)
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn)
 
 
 class _Listener(IndexListener):

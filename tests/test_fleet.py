@@ -5,18 +5,25 @@ processes against one PostgreSQL server.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from bot.embedder import Embedder
 from bot.engine import Engine
+from bot.fleet import Fleet, format_shards, format_status, gather_status, shard_of
 from bot.index.errors import ReindexRunning
 from bot.index.store import IndexStore
+from bot.settings_postgres import PostgresSettingsStore, advisory_key, redact_url
+from bot.settings_store import ProcessInfo, SettingsStore, SettingsUnavailable
 
 QUESTION = "who plays jessica jones?"
 
@@ -129,3 +136,194 @@ def test_stale_is_a_cheap_read_of_current(engine: Engine) -> None:
     engine.store.current_version = counted  # type: ignore[method-assign]
     engine.ask_sync(QUESTION)
     assert len(reads) == 1
+
+
+# ---------------------------------------------------------------------- the fleet, in one process
+
+
+async def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> float:
+    """Wait until `condition()`; returns how long it took (fails the test after `seconds`)."""
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < seconds, "timed out"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+@contextlib.asynccontextmanager
+async def _fleets(engine: Engine, embedder: Embedder, url: str) -> AsyncIterator[tuple[Fleet, Fleet, Engine]]:
+    """Two 'processes' in this one: engines over one folder, each with its own pool and listener."""
+    other = _twin(engine, embedder)
+    stores = [await PostgresSettingsStore.open(url), await PostgresSettingsStore.open(url)]
+    fleets = [
+        Fleet(engine, stores[0], shards=lambda: ([0, 1], 4), heartbeat_seconds=60),
+        Fleet(other, stores[1], shards=lambda: ([2, 3], 4), heartbeat_seconds=60),
+    ]
+    try:
+        for fleet in fleets:
+            await fleet.start()
+        yield fleets[0], fleets[1], other
+    finally:
+        for fleet in fleets:
+            await fleet.stop()
+        for store in stores:
+            await store.close()
+
+
+async def test_an_announced_version_is_served_by_the_other_process_without_a_question(
+    engine: Engine, embedder: Embedder, pg_url: str
+) -> None:
+    async with _fleets(engine, embedder, pg_url) as (a, b, other):
+        assert a.listener is not None and b.listener is not None
+        report = await engine.reindex()
+        await _eventually(lambda: other.version == report.version, 5)
+        assert b.last_swap is not None and b.last_swap[0] == report.version
+        assert a.last_swap is None  # its own announcement is not news to it
+        published = await b.settings.index_versions()
+        assert published["default"]["version"] == report.version
+        assert published["default"]["published_by"] == a.process_id
+        rows = {r["process_id"]: r for r in await a.settings.processes()}
+        assert set(rows) == {a.process_id, b.process_id}
+        assert rows[b.process_id]["shard_ids"] == [2, 3] and rows[b.process_id]["shard_count"] == 4
+        report_text = format_status(await gather_status(a.settings, heartbeat_seconds=60))
+        assert "processes: 2 (2 alive)" in report_text and "2,3/4" in report_text
+    async with await PostgresSettingsStore.open(pg_url) as store:
+        assert await store.processes() == []  # a clean stop removes the row
+
+
+async def test_the_database_lock_lets_one_process_build_at_a_time(
+    engine: Engine, embedder: Embedder, pg_url: str
+) -> None:
+    async with _fleets(engine, embedder, pg_url) as (_a, _b, other):
+        taken, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with engine.store.reindex_lock():
+                taken.set()
+                release.wait(10)
+
+        holder = asyncio.get_running_loop().run_in_executor(None, hold)
+        await asyncio.to_thread(taken.wait, 10)
+        with pytest.raises(ReindexRunning):
+            await other.reindex()  # another machine would be told the same
+        file_lock = FileLock(str(engine.store.root / ".reindex.lock"), timeout=0)
+        with file_lock:  # free: the database lock replaced it
+            pass
+        release.set()
+        await holder
+        report = await other.reindex()
+        await _eventually(lambda: engine.version == report.version, 5)
+
+
+async def test_the_lock_is_released_when_its_holder_dies(pg_url: str) -> None:
+    async with (
+        await PostgresSettingsStore.open(pg_url) as first,
+        await PostgresSettingsStore.open(pg_url) as second,
+    ):
+        key = advisory_key("reindex:default")
+        conn = await first._try_lock(key)
+        assert conn is not None and await second._try_lock(key) is None
+        backend_pid = conn.get_server_pid()
+        await second.pool.execute("SELECT pg_terminate_backend($1)", backend_pid)  # the process died
+        again = None
+        for _ in range(500):  # the server ends the session (and frees its locks) moments later
+            again = await second._try_lock(key)
+            if again is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert again is not None
+        await second._unlock(again, key)
+        await first._unlock(conn, key)  # the dead connection: logged, not raised
+
+
+async def test_a_listener_that_lost_its_connection_reconnects_and_catches_up(
+    engine: Engine, embedder: Embedder, pg_url: str
+) -> None:
+    async with _fleets(engine, embedder, pg_url) as (_a, b, other):
+        listener = b.listener
+        assert listener is not None and listener.connected  # type: ignore[attr-defined]
+        await listener.drop_connection()  # type: ignore[attr-defined]
+        report = await engine.reindex()
+        await _eventually(lambda: other.version == report.version, 10)
+        await _eventually(lambda: listener.connected, 10)  # type: ignore[attr-defined]
+
+
+async def test_without_a_database_server_the_fleet_keeps_the_file_lock(
+    engine: Engine, tmp_path: Path
+) -> None:
+    async with await SettingsStore.open(tmp_path / "settings.sqlite3") as settings:
+        fleet = Fleet(engine, settings, heartbeat_seconds=60)
+        await fleet.start()
+        try:
+            assert fleet.listener is None and engine.store.lock_factory is None
+            report = await engine.reindex()
+            assert (await settings.index_versions())["default"]["version"] == report.version
+            [row] = await settings.processes()
+            assert row["index_version"] == report.version and row["shard_ids"] is None
+        finally:
+            await fleet.stop()
+        assert await settings.processes() == []
+
+
+def test_format_shards() -> None:
+    assert format_shards(None, None) == "-"
+    assert format_shards([0, 1, 2, 3], 8) == "0-3/8"
+    assert format_shards([5, 1], 8) == "1,5/8"
+    assert format_shards([2], 4) == "2/4"
+    assert format_shards(None, 4) == "?/4"
+    assert shard_of(81384788765712384, 4) == (81384788765712384 >> 22) % 4
+
+
+def test_redact_url() -> None:
+    assert redact_url("postgresql://bot:s3cret@db:5432/tvbot") == "postgresql://bot:***@db:5432/tvbot"
+    assert redact_url("postgresql://bot@db/tvbot") == "postgresql://bot@db/tvbot"
+
+
+async def test_an_unreachable_database_is_reported_without_its_password() -> None:
+    with pytest.raises(SettingsUnavailable) as caught:
+        await PostgresSettingsStore.open("postgresql://bot:hunter2@127.0.0.1:9/tvbot", wait=0.3)
+    assert "hunter2" not in str(caught.value) and "127.0.0.1:9" in str(caught.value)
+
+
+# ---------------------------------------------------------------------- python -m bot status
+
+
+def _status(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from bot.cli import main
+
+    code = main(["status", *args])
+    return code, capsys.readouterr().out
+
+
+def test_status_of_the_one_process_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    code, _ = _status(capsys)
+    assert code == 1  # no bot has run here: nothing to report, and no file is created
+    assert not (tmp_path / "data").exists()
+
+    async def one_process() -> None:
+        async with await SettingsStore.open(tmp_path / "data" / "settings.sqlite3") as store:
+            await store.heartbeat(
+                ProcessInfo(process_id="here:1:abc", host="here", pid=1, shard_ids=[0], shard_count=1,
+                            index_version="v1", index_problem=None, started_at=time.time())
+            )  # fmt: skip
+
+    asyncio.run(one_process())
+    code, out = _status(capsys)
+    assert code == 0
+    assert "database: SQLite" in out and "processes: 1 (1 alive)" in out and "here:1:abc" in out
+    code, out = _status(capsys, "--json")
+    report = json.loads(out)
+    assert report["database"]["ok"] and report["processes"][0]["shard_ids"] == [0]
+
+
+def test_status_when_the_database_is_down(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:hunter2@127.0.0.1:9/tvbot")
+    code, out = _status(capsys)
+    assert code == 1 and "UNREACHABLE" in out and "hunter2" not in out
