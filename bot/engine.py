@@ -100,6 +100,8 @@ class Engine:
         #: Called (on the reindex thread) with each version this engine publishes, before it returns:
         #: `bot.fleet` announces it to the other processes. A failing hook is logged, never raised.
         self.on_publish: list[Callable[[LoadedIndex], None]] = []
+        #: Called (on whichever thread caught up) after swapping to a version published elsewhere.
+        self.on_catch_up: list[Callable[[LoadedIndex], None]] = []
 
     # ------------------------------------------------------------------ index lifecycle
 
@@ -169,6 +171,11 @@ class Engine:
             self._snapshot = snapshot
             self.problem = None
         log.info("now serving index %s (published by another process)", index.version)
+        for hook in self.on_catch_up:
+            try:
+                hook(index)
+            except Exception:
+                log.exception("a catch-up hook failed")
         return True
 
     def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:

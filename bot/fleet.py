@@ -25,7 +25,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,7 @@ class Fleet:
         self._loop_thread: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._checking = asyncio.Lock()
+        self._background: set[asyncio.Future[Any]] = set()  # spawned tasks, kept until done
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -115,6 +116,7 @@ class Fleet:
         if lock is not None:
             self.engine.store.lock_factory = lock
         self.engine.on_publish.append(self._published)
+        self.engine.on_catch_up.append(self._caught_up)
         self.listener = await self.settings.listen_index(self._noticed, on_connect=self.check)
         if self.register:
             await self.beat()
@@ -138,6 +140,8 @@ class Fleet:
             await listener.close()
         if self._published in self.engine.on_publish:
             self.engine.on_publish.remove(self._published)
+        if self._caught_up in self.engine.on_catch_up:
+            self.engine.on_catch_up.remove(self._caught_up)
         self.engine.store.lock_factory = None
         if self.register and self._loop is not None:
             with contextlib.suppress(Exception):
@@ -154,7 +158,7 @@ class Fleet:
         self.last_publish = (index.version, time.time())
         coro = self._announce(index.version)
         if threading.get_ident() == self._loop_thread:  # a reindex run on the loop itself: can't wait
-            asyncio.ensure_future(coro)
+            self.spawn(coro)
             return
         asyncio.run_coroutine_threadsafe(coro, loop).result(ANNOUNCE_TIMEOUT)
 
@@ -175,12 +179,21 @@ class Fleet:
         async with self._checking:
             if not self.engine.stale():
                 return False
-            swapped = await asyncio.to_thread(self.engine.catch_up)
-            if swapped and self.engine.version:
-                self.last_swap = (self.engine.version, time.time())
-        if swapped and self.register:
-            await self.beat()
-        return swapped
+            return await asyncio.to_thread(self.engine.catch_up)
+
+    def _caught_up(self, index: LoadedIndex) -> None:
+        """Engine hook, on any thread: the engine now serves a version published elsewhere (after a
+        notice, or before a question whose process missed it); say so in the heartbeat row now."""
+        self.last_swap = (index.version, time.time())
+        loop = self._loop
+        if loop is not None and self.register and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: self.spawn(self.beat()))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run `coro` in the background on the loop (this thread must be the loop's), keeping a reference."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ heartbeats
 

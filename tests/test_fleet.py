@@ -9,10 +9,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import shutil
+import sys
 import threading
 import time
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
@@ -327,3 +332,162 @@ def test_status_when_the_database_is_down(
     monkeypatch.setenv("DATABASE_URL", "postgresql://bot:hunter2@127.0.0.1:9/tvbot")
     code, out = _status(capsys)
     assert code == 1 and "UNREACHABLE" in out and "hunter2" not in out
+
+
+# ---------------------------------------------------------------------- two real bot processes
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).with_name("fleet_worker.py")
+ARTICLES = ROOT / "tests" / "fixtures" / "retrieval" / "alpha" / "articles"
+GUILD, CHANNEL = 900_000_000_000_000_001, 900_000_000_000_000_002
+
+
+class Worker:
+    """One `tests/fleet_worker.py` process: the engine, store and fleet as `python -m bot run` wires them."""
+
+    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
+        self.process = process
+        self.log = log
+        self.ready: dict[str, Any] = {}
+
+    @classmethod
+    async def start(cls, env: dict[str, str], log: Path) -> Worker:
+        with log.open("wb") as err:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(WORKER), stdin=PIPE, stdout=PIPE, stderr=err, env=env, cwd=ROOT
+            )
+        worker = cls(process, log)
+        worker.ready = await worker.receive(120)
+        assert worker.ready.get("ready"), worker.ready
+        return worker
+
+    async def send(self, **command: Any) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+
+    async def receive(self, timeout: float = 120) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"worker silent for {timeout} s; its log:\n{self.tail()}") from None
+        assert line, f"worker exited; its log:\n{self.tail()}"
+        answer: dict[str, Any] = json.loads(line)
+        assert "error" not in answer, f"{answer['error']}\n{self.tail()}"
+        return answer
+
+    async def call(self, **command: Any) -> dict[str, Any]:
+        await self.send(**command)
+        return await self.receive()
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(Exception):
+                await self.send(op="quit")
+                await asyncio.wait_for(self.process.wait(), 20)
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+def _versions(index: Path) -> set[str]:
+    return {p.name for p in (index / "versions").iterdir() if not p.name.startswith(".")}
+
+
+async def test_two_bot_processes_share_settings_and_every_index_version(
+    tmp_path: Path, pg_url: str, embedder: Embedder
+) -> None:
+    """Two processes (shards 0 and 1 of 2), one PostgreSQL, one index folder: a mode set through one
+    is read by the other; a reindex through either is served by both; both reindexing at once build
+    once; one that missed the announcement catches up on its next question; `bot status` lists both.
+    (`embedder` makes sure the ONNX model is exported before two processes need it.)"""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name in ("100-stranger-things-s1-recap.txt", "103-severance-interview.txt"):
+        shutil.copy(ARTICLES / name, corpus / name)
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("SHARD_IDS", "SHARD_COUNT", "DISCORD_TOKEN")},
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "DATABASE_URL": pg_url,
+        "CORPUS_DIR": str(corpus),
+        "INDEX_DIR": str(index),
+        "DATA_DIR": str(tmp_path / "data"),
+        "HEARTBEAT_SECONDS": "300",  # so only announcements and questions move a process on
+        "SHARD_COUNT": "2",
+    }
+    # Started together on an empty database: both run the migrations, which must apply once.
+    a, b = await asyncio.gather(
+        Worker.start({**env, "SHARD_IDS": "0"}, tmp_path / "a.log"),
+        Worker.start({**env, "SHARD_IDS": "1"}, tmp_path / "b.log"),
+    )
+    try:
+        assert a.ready["version"] is None and b.ready["version"] is None  # no index yet
+
+        # A spoiler mode set through one process is read by the other.
+        await a.call(op="set_mode", guild=GUILD, channel=CHANNEL, mode="off")
+        assert (await b.call(op="mode", guild=GUILD, channel=CHANNEL))["mode"] == "off"
+        await b.call(op="set_mode", guild=GUILD, mode="hide")
+        assert (await a.call(op="mode", guild=GUILD, channel=CHANNEL + 1))["mode"] == "hide"
+        assert (await a.call(op="mode", guild=GUILD, channel=CHANNEL))["mode"] == "off"
+
+        # A reindex through A is served by B, announced (B asks nothing meanwhile).
+        first = await a.call(op="reindex")
+        assert first["built"]
+        seen = await b.call(op="wait_version", version=first["version"], timeout=10)
+        assert seen["version"] == first["version"] and seen["swapped_at"] is not None
+        assert seen["swapped_at"] - first["published_at"] < 5  # "within seconds"
+        joyce_a = await a.call(op="ask", question="who plays joyce in stranger things")
+        joyce_b = await b.call(op="ask", question="who plays joyce in stranger things")
+        assert joyce_a["messages"] == joyce_b["messages"] and "Winona Ryder" in joyce_a["messages"][0]
+
+        # A new article, reindexed through B: A serves it.
+        shutil.copy(ARTICLES / "105-copper-valley-interview.txt", corpus)
+        second = await b.call(op="reindex")
+        await a.call(op="wait_version", version=second["version"], timeout=10)
+        shaft = await a.call(op="ask", question="what happened in the north shaft collapse in copper valley?")
+        assert shaft["version"] == second["version"]
+        assert any(p.startswith("105-copper-valley") for p in shaft["passage_ids"])
+
+        # Both reindex at once: one builds, the other is told a reindex is running; both serve it.
+        shutil.copy(ARTICLES / "101-punisher-s1-review.md", corpus)
+        before = _versions(index)
+        await asyncio.gather(a.send(op="reindex"), b.send(op="reindex"))
+        results = await asyncio.gather(a.receive(), b.receive())
+        assert sorted(bool(r.get("built")) for r in results) == [False, True], results
+        built = next(r for r in results if r.get("built"))
+        assert next(r for r in results if not r.get("built"))["running"]
+        assert _versions(index) - before == {built["version"]}  # built once
+        for worker in (a, b):
+            assert (await worker.call(op="wait_version", version=built["version"]))["version"] == built[
+                "version"
+            ]
+
+        # B stops hearing announcements; its next question still comes from the new version.
+        await b.call(op="deafen")
+        (corpus / "101-punisher-s1-review.md").unlink()
+        fourth = await a.call(op="reindex")
+        assert (await b.call(op="state"))["version"] == built["version"]  # missed it
+        answer = await b.call(op="ask", question="who plays joyce in stranger things")
+        assert answer["version"] == fourth["version"] and "Winona Ryder" in answer["messages"][0]
+
+        # `python -m bot status` reads both heartbeat rows from the database.
+        status = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "status", "--json", stdout=PIPE, stderr=PIPE, env=env, cwd=ROOT
+        )
+        out, err = await asyncio.wait_for(status.communicate(), 60)
+        assert status.returncode == 0, err.decode()
+        report = json.loads(out)
+        assert report["database"]["ok"] and report["database"]["backend"] == "postgresql"
+        assert report["published"]["default"]["version"] == fourth["version"]
+        rows = {p["process_id"]: p for p in report["processes"]}
+        assert set(rows) == {a.ready["process"], b.ready["process"]}
+        assert rows[a.ready["process"]]["shard_ids"] == [0] and rows[b.ready["process"]]["shard_ids"] == [1]
+        assert all(p["alive"] and p["shard_count"] == 2 for p in rows.values())
+        assert all(p["index_version"] == fourth["version"] for p in rows.values())
+    finally:
+        await asyncio.gather(a.stop(), b.stop())

@@ -143,7 +143,7 @@ class FanBot(commands.Bot):
         """Name the shards in every log line from now on, and tell `status` at once."""
         SHARD_TAG.label = self.shard_label()
         if self.fleet is not None and self.fleet.register:
-            asyncio.ensure_future(self.fleet.beat())
+            self.fleet.spawn(self.fleet.beat())
 
     async def load_index(self) -> None:
         """Open the index off the event loop; a missing or broken one is reported, not fatal."""
