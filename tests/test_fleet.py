@@ -491,3 +491,54 @@ async def test_two_bot_processes_share_settings_and_every_index_version(
         assert all(p["index_version"] == fourth["version"] for p in rows.values())
     finally:
         await asyncio.gather(a.stop(), b.stop())
+
+
+async def test_the_index_command_builds_under_the_database_lock_and_announces(
+    engine: Engine, embedder: Embedder, pg_url: str, tmp_path: Path
+) -> None:
+    """`python -m bot index` run anywhere with DATABASE_URL: refused while a bot process builds, and
+    otherwise announced, so running processes swap without a restart."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("SHARD_IDS", "SHARD_COUNT")},
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "DATABASE_URL": pg_url,
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    command = [sys.executable, "-m", "bot", "index", "--corpus", str(engine.corpus_dir), "--index",
+               str(engine.store.root)]  # fmt: skip
+
+    async def run_index() -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(*command, stdout=PIPE, stderr=PIPE, env=env, cwd=ROOT)
+        _, err = await asyncio.wait_for(process.communicate(), 120)
+        return process.returncode or 0, err.decode()
+
+    async with await PostgresSettingsStore.open(pg_url) as settings:
+        fleet = Fleet(engine, settings, heartbeat_seconds=60)
+        await fleet.start()
+        try:
+            taken, release = threading.Event(), threading.Event()
+
+            def hold() -> None:
+                with engine.store.reindex_lock():  # this bot process is building
+                    taken.set()
+                    release.wait(60)
+
+            holder = asyncio.get_running_loop().run_in_executor(None, hold)
+            await asyncio.to_thread(taken.wait, 10)
+            code, err = await run_index()
+            release.set()
+            await holder
+            assert code == 3 and "already running" in err, err
+
+            before = engine.version
+            code, err = await run_index()
+            assert code == 0, err
+            current = engine.store.current_version()
+            assert current != before
+            await _eventually(lambda: engine.version == current, 10)  # announced: no question needed
+            published = (await settings.index_versions())["default"]
+            assert published["version"] == current and published["published_by"] != fleet.process_id
+            assert [r["process_id"] for r in await settings.processes()] == [fleet.process_id]
+        finally:
+            await fleet.stop()

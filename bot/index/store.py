@@ -197,10 +197,16 @@ class IndexStore:
     # ------------------------------------------------------------------ reading
 
     def current_version(self) -> str | None:
+        """The version CURRENT names. Read (not stat-ed) on every call, so a folder shared over NFS
+        gives the fresh name (close-to-open consistency); raw os calls, as every question asks."""
         try:
-            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+            fd = os.open(self.root / "CURRENT", os.O_RDONLY)
         except FileNotFoundError:
             return None
+        try:
+            name = os.read(fd, 4096).decode("utf-8").strip()
+        finally:
+            os.close(fd)
         return name or None
 
     def load(self, version: str | None = None, *, verify: bool = True) -> LoadedIndex:
