@@ -57,6 +57,17 @@ async def main() -> None:
         heartbeat_seconds=config.heartbeat_seconds,
     )
     await fleet.start()
+    catch_ups: list[float] = []  # seconds each swap to a version published elsewhere took here
+    real_catch_up = engine.catch_up
+
+    def timed_catch_up() -> bool:
+        started = time.perf_counter()
+        swapped = real_catch_up()
+        if swapped:
+            catch_ups.append(time.perf_counter() - started)
+        return swapped
+
+    engine.catch_up = timed_catch_up  # type: ignore[method-assign]
     answerer = Answerer(engine, settings, ConversationMemory(), Cooldown(10_000, 1.0))
     reply({"ready": True, "process": fleet.process_id, "version": engine.version})
 
@@ -88,6 +99,7 @@ async def main() -> None:
                         "passage_ids": answer.passage_ids,
                         "version": engine.version,
                         "seconds": time.perf_counter() - started,
+                        "catch_up_seconds": catch_ups[-1] if catch_ups else None,
                     }
                 )
             elif op == "reindex":  # what /reindex does
