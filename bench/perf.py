@@ -790,9 +790,12 @@ async def _settings_reads(url: str, reads: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 await store.set_mode(guild, mode, channel)  # type: ignore[arg-type]
                 writes_s.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            await asyncio.gather(*(store.get_mode(rng.choice(guilds), 1) for _ in range(100)))
-            together = time.perf_counter() - t
+            bursts = []
+            for _ in range(3):  # the first burst also opens the pool's connections: report the warm ones
+                t = time.perf_counter()
+                await asyncio.gather(*(store.get_mode(rng.choice(guilds), 1) for _ in range(100)))
+                bursts.append(time.perf_counter() - t)
+            together = min(bursts[1:])
             results[name] = {
                 "read_p50_ms": 1000 * pct(reads_s, 50),
                 "read_p99_ms": 1000 * pct(reads_s, 99),
