@@ -6,6 +6,8 @@ same run, because this machine is shared and noisy: compare ratios, not raw mill
     .venv/bin/python bench/perf.py reindex       # passages/s per backend, incremental reindex, memory
     .venv/bin/python bench/perf.py coldstart     # process start to first answer
     .venv/bin/python bench/perf.py concurrency   # 100 askers through the Discord answer handler
+    .venv/bin/python bench/perf.py fleet         # settings reads PostgreSQL vs SQLite; reindex publish
+                                                 # to the other process serving it (needs initdb)
     .venv/bin/python bench/perf.py all           # all of the above
 
 Synthetic indexes are generated once and cached under $BENCH_CACHE (default /tmp/tvbot-bench):
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -745,6 +748,234 @@ def cmd_concurrency(args: argparse.Namespace) -> str:
     )  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- several processes
+
+FLEET_ARTICLES = ROOT / "tests" / "fixtures" / "retrieval" / "alpha" / "articles"
+
+
+async def _settings_reads(url: str, reads: int) -> dict[str, Any]:
+    """get_mode p50/p99 through each backend over the same 1,000 servers, with each backend's own
+    floor measured in the same run: a `SELECT 1` round trip through the same store."""
+    from bot.settings_postgres import PostgresSettingsStore
+    from bot.settings_store import SettingsStore
+
+    rng = random.Random(14)
+    guilds = [rng.randrange(1 << 40, 1 << 60) for _ in range(1000)]
+    modes = ("tag", "off", "hide")
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        stores = {
+            "sqlite": await SettingsStore.open(Path(tmp) / "settings.sqlite3"),
+            "postgresql": await PostgresSettingsStore.open(url),
+        }
+        for store in stores.values():
+            for n, guild in enumerate(guilds):
+                await store.set_mode(guild, modes[n % 3])  # type: ignore[arg-type]
+                for channel in range(5):
+                    await store.set_mode(guild, modes[(n + channel) % 3], channel)  # type: ignore[arg-type]
+        for name, store in stores.items():
+            for _ in range(200):  # warm: statement caches, pool connections
+                await store.get_mode(rng.choice(guilds), rng.randrange(10))
+            reads_s, floor_s, writes_s = [], [], []
+            for _ in range(reads):
+                guild, channel = rng.choice(guilds), rng.randrange(10)
+                t = time.perf_counter()
+                await store.get_mode(guild, channel)
+                reads_s.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                await store._one("SELECT 1")
+                floor_s.append(time.perf_counter() - t)
+            for _ in range(reads // 5):
+                guild, mode, channel = rng.choice(guilds), rng.choice(modes), rng.randrange(10)
+                t = time.perf_counter()
+                await store.set_mode(guild, mode, channel)  # type: ignore[arg-type]
+                writes_s.append(time.perf_counter() - t)
+            bursts = []
+            for _ in range(3):  # the first burst also opens the pool's connections: report the warm ones
+                t = time.perf_counter()
+                await asyncio.gather(*(store.get_mode(rng.choice(guilds), 1) for _ in range(100)))
+                bursts.append(time.perf_counter() - t)
+            together = min(bursts[1:])
+            results[name] = {
+                "read_p50_ms": 1000 * pct(reads_s, 50),
+                "read_p99_ms": 1000 * pct(reads_s, 99),
+                "select1_p50_ms": 1000 * pct(floor_s, 50),
+                "write_p50_ms": 1000 * pct(writes_s, 50),
+                "hundred_concurrent_reads_ms": 1000 * together,
+            }
+        for store in stores.values():
+            await store.close()
+    return results
+
+
+class _Worker:
+    """A `tests/fleet_worker.py` process (the engine, store and fleet as `bot run` wires them)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "fleet_worker.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=ROOT, text=True,
+        )  # fmt: skip
+        self.ready = self.receive()
+
+    def send(self, **command: Any) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def receive(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker died; see {self.log.name}")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    def call(self, **command: Any) -> dict[str, Any]:
+        self.send(**command)
+        return self.receive()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call(op="quit")
+        self.process.wait(30)
+        self.log.close()
+
+
+def _toggle(corpus: Path, name: str) -> None:
+    """Add the fixture article `name` to the corpus, or take it out again: a real change to index."""
+    path = corpus / name
+    if path.exists():
+        path.unlink()
+    else:
+        shutil.copy(FLEET_ARTICLES / name, path)
+
+
+def _reindex_to_served(url: str, rounds: int, folder: Path) -> dict[str, Any]:
+    """Two processes on one database and index folder; each round one of them reindexes a changed
+    corpus and the other is timed from the publisher's announcement to serving the new version."""
+    corpus, index = folder / "corpus", folder / "index"
+    corpus.mkdir()
+    names = sorted(p.name for p in FLEET_ARTICLES.iterdir())
+    for name in names[:3]:
+        shutil.copy(FLEET_ARTICLES / name, corpus / name)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": url,
+        "CORPUS_DIR": str(corpus),
+        "INDEX_DIR": str(index),
+        "DATA_DIR": str(folder / "data"),
+        "HEARTBEAT_SECONDS": "600",
+        "SHARD_COUNT": "2",
+    }
+    workers = [_Worker({**env, "SHARD_IDS": str(n)}, folder / f"worker{n}.log") for n in range(2)]
+    try:
+        first = workers[0].call(op="reindex")
+        workers[1].call(op="wait_version", version=first["version"])
+        question = "who plays joyce in stranger things"
+        notify_ms, build_s = [], []
+        for round_ in range(rounds):
+            publisher, other = workers[round_ % 2], workers[1 - round_ % 2]
+            _toggle(corpus, names[3 + round_ % 3])
+            t = time.perf_counter()
+            built = publisher.call(op="reindex")
+            build_s.append(time.perf_counter() - t)
+            seen = other.call(op="wait_version", version=built["version"], timeout=30)
+            assert seen["version"] == built["version"] and seen["swapped_at"], seen
+            notify_ms.append(1000 * (seen["swapped_at"] - built["published_at"]))
+        # The safety net: a process that missed the notice swaps before its next question. Each
+        # round times a plain question, then (after a reindex it did not hear of) a catching-up one.
+        workers[1].call(op="deafen")
+        plain, caught_up, swap = [], [], []
+        for round_ in range(5):
+            plain.append(workers[1].call(op="ask", question=question)["seconds"])
+            _toggle(corpus, names[3 + round_ % 3])
+            built = workers[0].call(op="reindex")
+            answer = workers[1].call(op="ask", question=question)
+            assert answer["version"] == built["version"], answer
+            caught_up.append(answer["seconds"])
+            swap.append(answer["catch_up_seconds"])
+    finally:
+        for worker in workers:
+            worker.stop()
+    return {
+        "rounds": rounds,
+        "announce_to_served_p50_ms": statistics.median(notify_ms),
+        "announce_to_served_max_ms": max(notify_ms),
+        "reindex_p50_s": statistics.median(build_s),
+        "question_ms": 1000 * statistics.median(plain),
+        "question_with_catch_up_ms": 1000 * statistics.median(caught_up),
+        "catch_up_ms": 1000 * statistics.median(swap),
+        "all_announce_ms": notify_ms,
+    }
+
+
+def _stale_check_us(index: Path) -> float:
+    """What every question now pays first: one read of the index folder's CURRENT file."""
+    from bot.index.store import IndexStore
+
+    store = IndexStore(index, model="m", dimension=4)
+    count = 20_000
+    t = time.perf_counter()
+    for _ in range(count):
+        store.current_version()
+    return 1e6 * (time.perf_counter() - t) / count
+
+
+async def _empty_bench_database(url: str) -> None:
+    """Drop the read benchmark's rows so the two processes start on an empty schema."""
+    from bot.settings_postgres import PostgresSettingsStore
+
+    async with await PostgresSettingsStore.open(url) as store:
+        await store.pool.execute("TRUNCATE guild_settings, channel_modes, processes, index_versions")
+
+
+def cmd_fleet(args: argparse.Namespace) -> str:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pgserver import PgServer
+
+    server = None
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:  # a throwaway local server, like the tests'
+        server = PgServer.start()
+        url = asyncio.run(server.create_database("bench"))
+    try:
+        reads = asyncio.run(_settings_reads(url, args.reads))
+        asyncio.run(_empty_bench_database(url))
+        with tempfile.TemporaryDirectory() as tmp:
+            served = _reindex_to_served(url, args.fleet_rounds, Path(tmp))
+            stale_us = _stale_check_us(Path(tmp) / "index")
+    finally:
+        if server is not None:
+            server.stop()
+    save("fleet", {"reads": reads, "served": served, "stale_check_us": stale_us})
+    sqlite = reads["sqlite"]
+    rows = [
+        [name, r["read_p50_ms"], r["read_p99_ms"], r["select1_p50_ms"],
+         r["read_p50_ms"] / r["select1_p50_ms"], r["write_p50_ms"], r["hundred_concurrent_reads_ms"],
+         r["read_p50_ms"] / sqlite["read_p50_ms"]]
+        for name, r in reads.items()
+    ]  # fmt: skip
+    text = table(
+        f"Settings reads: get_mode over 1,000 servers, {args.reads} sequential reads",
+        ["backend", "read p50 ms", "read p99 ms", "SELECT 1 p50 ms", "read / SELECT 1", "write p50 ms",
+         "100 concurrent reads ms", "read x SQLite"],
+        rows,
+    )  # fmt: skip
+    text += table(
+        f"Reindex in one process, served by the other ({served['rounds']} rounds, alternating)",
+        ["announce -> served p50 ms", "max ms", "reindex p50 s", "question ms", "question that catches up ms",
+         "of which the swap ms", "stale check us"],
+        [[served["announce_to_served_p50_ms"], served["announce_to_served_max_ms"], served["reindex_p50_s"],
+          served["question_ms"], served["question_with_catch_up_ms"], served["catch_up_ms"], stale_us]],
+    )  # fmt: skip
+    return text
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -758,17 +989,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("latency", "reindex", "coldstart", "concurrency", "all"))
+    parser.add_argument("what", choices=("latency", "reindex", "coldstart", "concurrency", "fleet", "all"))
     parser.add_argument("--max-size", type=int, default=1_000_000, help="largest synthetic index")
     parser.add_argument("--queries", type=int, default=300, help="questions per size (1M: two thirds)")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of the interleaved runs")
     parser.add_argument("--concurrency-size", type=int, default=10_000)
+    parser.add_argument("--reads", type=int, default=5000, help="settings reads per backend (fleet)")
+    parser.add_argument("--fleet-rounds", type=int, default=8, help="reindexes announced (fleet)")
     args = parser.parse_args()
     commands = {
         "latency": cmd_latency,
         "reindex": cmd_reindex,
         "coldstart": cmd_coldstart,
         "concurrency": cmd_concurrency,
+        "fleet": cmd_fleet,
     }
     chosen = list(commands) if args.what == "all" else [args.what]
     report = [commands[name](args) for name in chosen]

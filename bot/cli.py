@@ -1,4 +1,4 @@
-"""Command line: `index`, `ask`, `passages`, `chat` and `run`.
+"""Command line: `index`, `ask`, `passages`, `chat`, `run` and `status`.
 
 `ask --json` and `passages --json` follow the contract in shared/eval/README.md: standard output
 holds only JSON lines; logs and progress go to standard error.
@@ -76,11 +76,22 @@ def _parser(config: Config) -> argparse.ArgumentParser:
     p.add_argument(
         "--final-test", action="store_true", help="also score the locked test shows (once, at the very end)"
     )
+    p = sub.add_parser(
+        "status", help="every bot process's shards and index version, and the database's health"
+    )
+    paths(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    config = Config.from_env()
+    from bot.config import ConfigError
+
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = _parser(config).parse_args(argv)
     logging.basicConfig(
         level=getattr(logging, config.log_level, logging.INFO),
@@ -96,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": cmd_run,
         "train": cmd_train,
         "add": cmd_add,
+        "status": cmd_status,
     }
     try:
         return handler[args.command](args, config)
@@ -146,6 +158,7 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 
 def cmd_index(args: argparse.Namespace, config: Config) -> int:
     from bot.index.errors import IndexProblem, ReindexRunning, os_problem
+    from bot.settings_store import SettingsUnavailable
 
     engine = _engine(args)
     if args.verify:
@@ -164,10 +177,16 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         except IndexProblem as exc:
             print(f"building the index: {exc}", file=sys.stderr)
     try:
-        report = engine.reindex_sync(progress=_progress_bar())
+        if config.database_url:
+            report = _reindex_with_database(engine, config)
+        else:
+            report = engine.reindex_sync(progress=_progress_bar())
     except ReindexRunning as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
+    except SettingsUnavailable as exc:
+        print(f"error: the settings database is unavailable ({exc}); nothing was built", file=sys.stderr)
+        return 1
     except (IndexProblem, FileNotFoundError, NotADirectoryError) as exc:  # no index, no corpus folder
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -176,6 +195,27 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         return 1
     print(report.summary(), file=sys.stderr)
     return 0
+
+
+def _reindex_with_database(engine, config: Config):  # type: ignore[no-untyped-def]
+    """With DATABASE_URL: build under the database's reindex lock (shared with every bot process, on
+    any machine) and announce the new version, so running processes swap to it at once."""
+    import asyncio
+
+    from bot.fleet import Fleet
+    from bot.settings_store import open_settings
+
+    async def build():  # type: ignore[no-untyped-def]
+        settings = await open_settings(config)
+        fleet = Fleet(engine, settings, register=False)
+        try:
+            await fleet.start()
+            return await asyncio.to_thread(engine.reindex_sync, _progress_bar())
+        finally:
+            await fleet.stop()
+            await settings.close()
+
+    return asyncio.run(build())
 
 
 def _load(engine) -> bool:  # type: ignore[no-untyped-def]
@@ -443,3 +483,44 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     if args.no_reindex:
         return 0
     return cmd_index(argparse.Namespace(**{**vars(args), "verify": False, "if_missing": False}), config)
+def cmd_status(args: argparse.Namespace, config: Config) -> int:
+    """Read every process's heartbeat row and the database's health; exit 1 if the database is down."""
+    import asyncio
+    import dataclasses
+    import sqlite3
+
+    from bot.fleet import format_status, gather_status
+    from bot.settings_store import SettingsUnavailable, open_settings
+
+    if not config.database_url and not (config.data_dir / "settings.sqlite3").is_file():
+        print(
+            f"no settings database yet ({config.data_dir / 'settings.sqlite3'} does not exist and "
+            "DATABASE_URL is not set): no bot process has run here",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def gather() -> dict[str, Any]:
+        # A status check reports a dead database at once instead of waiting for it like a start does.
+        settings = await open_settings(dataclasses.replace(config, database_wait_seconds=2.0))
+        try:
+            return await gather_status(
+                settings, heartbeat_seconds=config.heartbeat_seconds, index_dir=args.index
+            )
+        finally:
+            await settings.close()
+
+    try:
+        report = asyncio.run(gather())
+    except (SettingsUnavailable, OSError, RuntimeError, sqlite3.Error) as exc:
+        report = {
+            "now": None,
+            "database": {"ok": False, "detail": str(exc), "backend": None},
+            "published": {},
+            "processes": [],
+        }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(format_status(report))
+    return 0 if report["database"]["ok"] else 1

@@ -3,6 +3,9 @@
 The console, the command line and the Discord cogs all call `Engine.ask`, so a fan sees the same
 reply everywhere. Each answer is computed against one snapshot of the index, and a reindex swaps
 in a new snapshot only after the new version is published, so questions never see half an index.
+Several processes can serve one index folder: a version another process published is picked up
+when it is announced (`catch_up`, called by `bot.fleet`) or, if the notice was missed, before the
+next question (`stale` reads the folder's tiny CURRENT file).
 Model work runs on the embedder's single worker thread; search runs off the event loop.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,7 +89,14 @@ class Engine:
         self._snapshot: Snapshot | None = None
         self.problem: str | None = "the index is not loaded yet"
         self._reindexing = threading.Lock()
+        self._swapping = threading.Lock()  # a catch-up load must not overwrite a newer swap
+        self._refused: str | None = None  # a published version that failed to load: not retried per question
         self._ingest_cache: dict = {}  # articles read by the last reindex, by path and content hash
+        #: Called (on the reindex thread) with each version this engine publishes, before it returns:
+        #: `bot.fleet` announces it to the other processes. A failing hook is logged, never raised.
+        self.on_publish: list[Callable[[LoadedIndex], None]] = []
+        #: Called (on whichever thread caught up) after swapping to a version published elsewhere.
+        self.on_catch_up: list[Callable[[LoadedIndex], None]] = []
 
     # ------------------------------------------------------------------ index lifecycle
 
@@ -109,10 +119,59 @@ class Engine:
             raise
         self._swap(index)
 
+    def _snapshot_of(self, index: LoadedIndex) -> Snapshot:
+        return Snapshot(index, Retriever(index, index.manifest.get("nicknames") or {}, self.settings))
+
     def _swap(self, index: LoadedIndex) -> None:
-        nicknames = index.manifest.get("nicknames") or {}
-        self._snapshot = Snapshot(index, Retriever(index, nicknames, self.settings))
-        self.problem = None
+        snapshot = self._snapshot_of(index)
+        with self._swapping:
+            self._snapshot = snapshot
+            self.problem = None
+
+    def stale(self) -> bool:
+        """Whether the folder's CURRENT names a version other than the one served (another process
+        published it). Cheap: one read of a tiny file; False while this engine reindexes itself."""
+        if self._reindexing.locked():
+            return False
+        try:
+            current = self.store.current_version()
+        except OSError:
+            return False
+        return current is not None and current != self.version and current != self._refused
+
+    def catch_up(self) -> bool:
+        """Load and serve the version CURRENT names when it is not the served one; True if swapped.
+
+        A version that fails to load is logged once and not retried; the served one stays."""
+        if not self.stale():
+            return False
+        current = self.store.current_version()
+        try:
+            index = self.store.load(current)
+        except IndexProblem as exc:
+            self._refused = current
+            log.error(
+                "index %s was published but can't be loaded here (%s); still serving %s",
+                current,
+                exc,
+                self.version,
+            )
+            if self._snapshot is None:
+                self.problem = str(exc)
+            return False
+        snapshot = self._snapshot_of(index)
+        with self._swapping:
+            if self.store.current_version() != index.version:  # a newer one was published meanwhile
+                return False
+            self._snapshot = snapshot
+            self.problem = None
+        log.info("now serving index %s (published by another process)", index.version)
+        for hook in self.on_catch_up:
+            try:
+                hook(index)
+            except Exception:
+                log.exception("a catch-up hook failed")
+        return True
 
     def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:
         """Rebuild from the corpus and switch to it; questions keep using the old snapshot meanwhile."""
@@ -134,6 +193,13 @@ class Engine:
                 ingest_cache=self._ingest_cache,
             )
             self._swap(index)
+            for hook in self.on_publish:
+                try:
+                    hook(index)
+                except Exception:
+                    log.exception(
+                        "announcing index %s failed; other processes catch up on their own", index.version
+                    )
             return report
         finally:
             self._reindexing.release()
@@ -174,6 +240,8 @@ class Engine:
         watched: Mapping[str, int] | None = None,
         exclude: Sequence[str] = (),
     ) -> Answer:
+        if self.stale():
+            self.catch_up()
         prepared = self._prepare(question, history)
         if isinstance(prepared, Answer):
             return prepared
@@ -192,6 +260,8 @@ class Engine:
         exclude: Sequence[str] = (),
     ) -> Answer:
         """Answer without blocking the event loop: model on its worker, search on a thread."""
+        if self.stale():  # a version published elsewhere whose notice this process missed
+            await asyncio.to_thread(self.catch_up)
         prepared = self._prepare(question, history)
         if isinstance(prepared, Answer):
             return prepared

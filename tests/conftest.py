@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pgserver import PgServer, find_bindir, missing_message  # noqa: E402
 from test_discord_support import Services, open_services  # noqa: E402
 
 from bot.embedder import Embedder  # noqa: E402
@@ -57,3 +58,29 @@ async def services(engine: Engine, tmp_path: Path) -> AsyncIterator[Services]:
     async with open_services(engine, tmp_path) as ready:
         ready.bot.get_cog("Admin").progress_interval = 0.05  # type: ignore[union-attr]
         yield ready
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for the whole session. Missing binaries fail the tests in CI
+    (CI=true: the PostgreSQL backend must be tested there) and skip them elsewhere."""
+    bindir = find_bindir()
+    if bindir is None:
+        if running_in_ci():
+            pytest.fail(f"{missing_message()}; CI=true, so the PostgreSQL tests fail instead of skipping")
+        pytest.skip(missing_message())
+    server = PgServer.start(bindir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def pg_url(pg_server: PgServer) -> AsyncIterator[str]:
+    """A fresh, empty database on the session's server, dropped afterwards."""
+    url = await pg_server.create_database()
+    yield url
+    await pg_server.drop_database(url)

@@ -524,7 +524,7 @@ async def test_gateway_resume_firing_on_ready_again_neither_resyncs_nor_reloads(
             await asyncio.sleep(0)
         await asyncio.sleep(0.05)
         assert counts == {"load": 1, "warm_up": 1, "sync": 1}
-        assert len(bot.cogs) == 3
+        assert len(bot.cogs) == 4  # ask, spoilers, admin, status
     finally:
         await bot.close()
         await settings.close()

@@ -1,17 +1,37 @@
-"""SettingsStore: persistence, mode resolution, corruption recovery, concurrency, watch progress, reports."""
+"""The settings store: persistence, mode resolution, corruption recovery, concurrency, watch progress,
+reports, heartbeats and index versions.
+
+Every behaviour test runs against both backends (the `backend` fixture: SQLite, and PostgreSQL on the
+session's throwaway server), so "the same behaviour as SQLite for every store method" is checked, not
+assumed. File-level tests (corruption, WAL, sidecars) are SQLite's own.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.settings_store import DEFAULT_MODE, SCHEMA_VERSION, SettingsStore, _move_aside, show_key
+from bot.settings_postgres import PostgresSettingsStore
+from bot.settings_store import (
+    _MIGRATIONS,
+    DEFAULT_MODE,
+    SCHEMA_VERSION,
+    ProcessInfo,
+    SettingsStore,
+    SettingsStoreBase,
+    _move_aside,
+    show_key,
+)
 
 GUILD = 111_111_111_111_111_111
 OTHER_GUILD = 222_222_222_222_222_222
@@ -24,19 +44,107 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "nested" / "settings.db"
 
 
+@dataclass
+class Backend:
+    """One database of one backend: `open()` opens a store on it (again: the same data)."""
+
+    name: str
+    open: Callable[[], Awaitable[SettingsStoreBase]]
+    set_raw_schema_version: Callable[[int], Awaitable[None]]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+
+        async def sqlite_version(version: int) -> None:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(db_path) as raw:
+                raw.execute(f"PRAGMA user_version = {version:d}")
+            raw.close()
+
+        yield Backend("sqlite", lambda: SettingsStore.open(db_path), sqlite_version)
+        return
+    server = request.getfixturevalue("pg_server")
+    url = await server.create_database()
+
+    async def pg_version(version: int) -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+            )
+            await conn.execute("INSERT INTO schema_migrations VALUES ($1, 0)", version)
+        finally:
+            await conn.close()
+
+    yield Backend("postgresql", lambda: PostgresSettingsStore.open(url, wait=2), pg_version)
+    await server.drop_database(url)
+
+
 async def test_open_creates_folders_and_records_schema_version(db_path: Path) -> None:
     async with await SettingsStore.open(db_path) as store:
         assert store.recovered_from is None
         assert await store.schema_version() == SCHEMA_VERSION
     assert db_path.is_file()
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
 
 
-async def test_settings_persist_across_close_and_reopen(db_path: Path) -> None:
-    store = await SettingsStore.open(db_path)
+async def test_open_records_schema_version(backend: Backend) -> None:
+    async with await backend.open() as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        assert store.backend == backend.name
+    async with await backend.open() as store:  # reopening migrates nothing and keeps the version
+        assert await store.schema_version() == SCHEMA_VERSION
+
+
+async def test_many_stores_opening_a_new_database_at_once_migrate_it_once(backend: Backend) -> None:
+    """Processes started together (a deploy, a restart after a crash) race to create the schema."""
+    stores = await asyncio.gather(*(backend.open() for _ in range(6)))
+    try:
+        assert {await s.schema_version() for s in stores} == {SCHEMA_VERSION}
+        await stores[0].set_mode(GUILD, "hide")
+        assert {await s.get_mode(GUILD, CHANNEL) for s in stores} == {"hide"}
+        if isinstance(stores[0], PostgresSettingsStore):
+            rows = await stores[0].pool.fetch("SELECT version FROM schema_migrations ORDER BY version")
+            assert [r[0] for r in rows] == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_a_version_1_database_is_migrated_keeping_its_settings(db_path: Path, pg_url: str) -> None:
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:
+        for statement in _MIGRATIONS[0]:
+            raw.execute(statement)
+        raw.execute("INSERT INTO guild_settings VALUES (?, 'off', NULL, 0)", (GUILD,))
+        raw.execute("PRAGMA user_version = 1")
+    raw.close()
+    from bot.settings_postgres import _MIGRATIONS as PG_MIGRATIONS
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at FLOAT8)")
+        for statement in PG_MIGRATIONS[0]:
+            await conn.execute(statement)
+        await conn.execute("INSERT INTO schema_migrations VALUES (1, 0)")
+        await conn.execute("INSERT INTO guild_settings VALUES ($1, 'off', NULL, 0)", GUILD)
+    finally:
+        await conn.close()
+    for opened in (SettingsStore.open(db_path), PostgresSettingsStore.open(pg_url)):
+        async with await opened as store:
+            assert await store.schema_version() == SCHEMA_VERSION
+            assert await store.get_mode(GUILD, CHANNEL) == "off"
+            assert await store.processes() == []
+
+
+async def test_settings_persist_across_close_and_reopen(backend: Backend) -> None:
+    store = await backend.open()
     await store.set_mode(GUILD, "hide")
     await store.set_mode(GUILD, "off", CHANNEL)
     await store.set_moderator_role(GUILD, 42)
@@ -44,7 +152,7 @@ async def test_settings_persist_across_close_and_reopen(db_path: Path) -> None:
     await store.close()
     await store.close()  # idempotent
 
-    async with await SettingsStore.open(db_path) as store:
+    async with await backend.open() as store:
         assert store.recovered_from is None
         assert await store.get_mode(GUILD, CHANNEL) == "off"
         assert await store.get_mode(GUILD, CHANNEL + 1) == "hide"
@@ -53,8 +161,8 @@ async def test_settings_persist_across_close_and_reopen(db_path: Path) -> None:
         assert await store.schema_version() == SCHEMA_VERSION
 
 
-async def test_resolution_order(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_resolution_order(backend: Backend) -> None:
+    async with await backend.open() as store:
         # nothing set -> "tag"; a spoiler/NSFW channel -> "off"
         assert await store.get_mode(GUILD, CHANNEL) == DEFAULT_MODE == "tag"
         assert await store.get_mode(GUILD, CHANNEL, channel_is_spoiler=True) == "off"
@@ -83,8 +191,8 @@ async def test_resolution_order(db_path: Path) -> None:
         assert await store.get_mode(GUILD, CHANNEL) == "hide"
 
 
-async def test_dm_is_always_tag(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_dm_is_always_tag(backend: Backend) -> None:
+    async with await backend.open() as store:
         await store.set_mode(GUILD, "off")
         assert await store.get_mode(None, CHANNEL) == "tag"
         assert await store.get_mode(None, None, channel_is_spoiler=True) == "tag"
@@ -111,8 +219,31 @@ async def test_read_failure_fails_closed(
     assert await store.get_mode(GUILD, CHANNEL) == "tag"  # closed store: still no exception
 
 
-async def test_invalid_values_rejected(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_any_read_failure_fails_closed(
+    backend: Backend, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await backend.open()
+    await store.set_mode(GUILD, "off")
+    await store.set_mode(GUILD, "off", CHANNEL)
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(store, "_one", broken)
+    with caplog.at_level(logging.ERROR, logger="bot.settings_store"):
+        assert await store.get_mode(GUILD, CHANNEL) == "tag"
+        assert await store.get_mode(GUILD, CHANNEL, channel_is_spoiler=True) == "tag"
+    assert "failing closed" in caplog.text
+    monkeypatch.undo()
+    assert await store.get_mode(GUILD, CHANNEL) == "off"
+    await store.close()
+    assert await store.get_mode(GUILD, CHANNEL) == "tag"  # closed store: still no exception
+    health = await store.health()
+    assert health["ok"] is False and health["backend"] == backend.name
+
+
+async def test_invalid_values_rejected(backend: Backend) -> None:
+    async with await backend.open() as store:
         for bad in ("TAG", "spoil", "", None, 1):
             with pytest.raises(ValueError):
                 await store.set_mode(GUILD, bad)  # type: ignore[arg-type]
@@ -128,12 +259,16 @@ async def test_invalid_values_rejected(db_path: Path) -> None:
             await store.set_watched(USER, " - _ ", 1)
         with pytest.raises(ValueError):
             await store.leak_reports(GUILD, limit=0)
+        with pytest.raises(ValueError):
+            await store.set_watched(USER, "Daredevil", 2**63)  # past both backends' integers
+        with pytest.raises(ValueError):
+            await store.set_mode(GUILD, "tag", 2**63)
         assert (await store.status(GUILD))["server_mode_set"] is False
         assert await store.watched(USER) == {}
 
 
-async def test_status(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_status(backend: Backend) -> None:
+    async with await backend.open() as store:
         assert await store.status(GUILD) == {
             "guild_id": GUILD,
             "server_mode": "tag",
@@ -155,8 +290,8 @@ async def test_status(db_path: Path) -> None:
         }
 
 
-async def test_moderator_role_does_not_clobber_mode(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_moderator_role_does_not_clobber_mode(backend: Backend) -> None:
+    async with await backend.open() as store:
         assert await store.get_moderator_role(GUILD) is None
         await store.set_moderator_role(GUILD, 5)  # creates the guild row without a mode
         assert await store.get_mode(GUILD, None) == "tag"
@@ -168,9 +303,9 @@ async def test_moderator_role_does_not_clobber_mode(db_path: Path) -> None:
         assert await store.get_mode(GUILD, None) == "hide"
 
 
-async def test_concurrent_set_mode_loses_nothing(db_path: Path) -> None:
+async def test_concurrent_set_mode_loses_nothing(backend: Backend) -> None:
     modes = ("tag", "off", "hide")
-    async with await SettingsStore.open(db_path) as store:
+    async with await backend.open() as store:
         await asyncio.gather(
             *(store.set_mode(GUILD, modes[i % 3], channel_id=i) for i in range(50)),  # type: ignore[arg-type]
             store.set_mode(GUILD, "hide"),
@@ -180,7 +315,7 @@ async def test_concurrent_set_mode_loses_nothing(db_path: Path) -> None:
     assert status["channel_overrides"] == {i: modes[i % 3] for i in range(50)}
     assert status["server_mode"] == "hide" and status["moderator_role_id"] == 99
 
-    async with await SettingsStore.open(db_path) as store:  # and they are on disk
+    async with await backend.open() as store:  # and they are stored
         assert len((await store.status(GUILD))["channel_overrides"]) == 50
 
 
@@ -265,14 +400,12 @@ async def test_two_recoveries_keep_both_files(db_path: Path) -> None:
     assert all(p is not None and p.exists() for p in asides)
 
 
-async def test_newer_schema_is_refused_not_discarded(db_path: Path) -> None:
-    db_path.parent.mkdir(parents=True)
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    raw.close()
+async def test_newer_schema_is_refused_not_discarded(backend: Backend, db_path: Path) -> None:
+    await backend.set_raw_schema_version(SCHEMA_VERSION + 1)
     with pytest.raises(RuntimeError, match="newer"):
-        await SettingsStore.open(db_path)
-    assert [p.name for p in db_path.parent.iterdir() if "corrupt" in p.name] == []
+        await backend.open()
+    if backend.name == "sqlite":
+        assert [p.name for p in db_path.parent.iterdir() if "corrupt" in p.name] == []
 
 
 async def test_unopenable_path_raises_without_moving_anything(tmp_path: Path) -> None:
@@ -302,8 +435,8 @@ def test_show_key_is_idempotent(name: str) -> None:
     assert show_key(key) == key
 
 
-async def test_watched_seasons(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_watched_seasons(backend: Backend) -> None:
+    async with await backend.open() as store:
         await store.set_watched(USER, "Jessica Jones", 1)
         await store.set_watched(USER, "ＪＥＳＳＩＣＡ JONES", 3)  # same show, full-width
         await store.set_watched(USER, "Luke_Cage", 2)
@@ -319,14 +452,14 @@ async def test_watched_seasons(db_path: Path) -> None:
         assert await store.watched(USER + 1) == {"jessica-jones": 1}
 
 
-async def test_leak_reports_round_trip(db_path: Path) -> None:
-    async with await SettingsStore.open(db_path) as store:
+async def test_leak_reports_round_trip(backend: Backend) -> None:
+    async with await backend.open() as store:
         first = await store.add_leak_report(GUILD, CHANNEL, USER, 1001, ["a#1", "b#7"], "finale spoiler!")
         second = await store.add_leak_report(GUILD, CHANNEL, USER + 1, 1002, [], None)
         await store.add_leak_report(OTHER_GUILD, CHANNEL, USER, 1003, ["c#2"], None)
         assert second > first
 
-    async with await SettingsStore.open(db_path) as store:
+    async with await backend.open() as store:
         reports = await store.leak_reports(GUILD)
         assert [r["id"] for r in reports] == [second, first]  # newest first
         assert reports[1]["passage_ids"] == ["a#1", "b#7"]
@@ -338,3 +471,85 @@ async def test_leak_reports_round_trip(db_path: Path) -> None:
         assert [r["id"] for r in await store.leak_reports(GUILD, limit=1)] == [second]
         assert len(await store.leak_reports(OTHER_GUILD)) == 1
         assert await store.leak_reports(123) == []
+
+
+async def test_text_is_stored_alike_in_both_backends(backend: Backend) -> None:
+    """PostgreSQL text cannot hold NUL; both backends drop it, so a report reads back the same."""
+    async with await backend.open() as store:
+        report = await store.add_leak_report(
+            GUILD, CHANNEL, USER, 1, ["a\x00b", "ü#1"], "nul\x00 and ünïcödé"
+        )
+        [row] = await store.leak_reports(GUILD)
+        assert row["id"] == report
+        assert row["note"] == "nul and ünïcödé"
+        assert row["passage_ids"] == ["a\x00b", "ü#1"]  # JSON escapes it
+        big = 2**63 - 1
+        await store.set_mode(big, "hide", big)
+        await store.set_moderator_role(big, big)
+        assert await store.get_mode(big, big) == "hide"
+        assert await store.get_moderator_role(big) == big
+        for show in ("Zeta", "alpha", "Über", "beta-2", "_b_"):
+            await store.set_watched(USER, show, 1)
+        assert list(await store.watched(USER)) == sorted(await store.watched(USER))  # code-point order
+
+
+def _process(process_id: str, **overrides: object) -> ProcessInfo:
+    info = ProcessInfo(
+        process_id=process_id,
+        host="host-a",
+        pid=1234,
+        shard_ids=[0, 1],
+        shard_count=4,
+        index_version="v1",
+        index_problem=None,
+        started_at=1000.0,
+    )
+    info.update(overrides)  # type: ignore[typeddict-item]
+    return info
+
+
+async def test_heartbeats(backend: Backend) -> None:
+    async with await backend.open() as store:
+        assert await store.processes() == []
+        before = time.time()
+        await store.heartbeat(_process("a:1:x"))
+        await store.heartbeat(_process("b:2:y", host="host-b", pid=2, shard_ids=[3, 2], started_at=2000.0))
+        await store.heartbeat(_process("c:3:z", shard_ids=None, shard_count=None, index_version=None,
+                                       index_problem="no index yet", started_at=3000.0))  # fmt: skip
+        rows = await store.processes()
+        assert [r["process_id"] for r in rows] == ["a:1:x", "b:2:y", "c:3:z"]  # oldest start first
+        assert rows[1]["shard_ids"] == [2, 3] and rows[1]["host"] == "host-b" and rows[1]["pid"] == 2
+        assert rows[2]["shard_ids"] is None and rows[2]["shard_count"] is None
+        assert rows[2]["index_version"] is None and rows[2]["index_problem"] == "no index yet"
+        assert all(r["last_seen"] >= before for r in rows)
+
+        await store.heartbeat(_process("a:1:x", index_version="v2"))  # a refresh replaces the row
+        rows = await store.processes()
+        assert len(rows) == 3 and rows[0]["index_version"] == "v2"
+
+        assert await store.forget_process("b:2:y") is True
+        assert await store.forget_process("b:2:y") is False
+        assert await store.prune_processes(silent_for=3600) == 0
+        assert await store.prune_processes(silent_for=-60) == 2  # "silent for a minute in the future"
+        assert await store.processes() == []
+        with pytest.raises(ValueError):
+            await store.heartbeat(_process("d", shard_count=0))
+        with pytest.raises(ValueError):
+            await store.heartbeat(_process("d", shard_ids=[-1]))
+
+
+async def test_index_versions_and_health(backend: Backend) -> None:
+    async with await backend.open() as store:
+        assert await store.index_versions() == {}
+        await store.announce_index("default", "v1", "a:1:x")
+        await store.announce_index("default", "v2", None)
+        await store.announce_index("other", "v9", "b:2:y")
+        versions = await store.index_versions()
+        assert list(versions) == ["default", "other"]
+        assert versions["default"]["version"] == "v2" and versions["default"]["published_by"] is None
+        assert versions["other"]["published_by"] == "b:2:y"
+        assert versions["other"]["published_at"] >= time.time() - 60
+        health = await store.health()
+        assert health["ok"] is True and health["backend"] == backend.name
+        assert health["schema_version"] == SCHEMA_VERSION and health["latency_ms"] is not None
+        assert "password" not in health["detail"]

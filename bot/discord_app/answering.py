@@ -25,7 +25,7 @@ from bot.discord_app.respond import Responder
 from bot.engine import Engine, is_more
 from bot.models import Answer
 from bot.render.reply import SpoilerMode
-from bot.settings_store import DEFAULT_MODE, SettingsStore
+from bot.settings_store import DEFAULT_MODE, SettingsStoreBase
 from bot.text import clean_question, clean_text
 from bot.text import show_key as reply_show_key
 
@@ -103,7 +103,7 @@ class Answerer:
     def __init__(
         self,
         engine: Engine,
-        settings: SettingsStore,
+        settings: SettingsStoreBase,
         memory: ConversationMemory,
         cooldown: Cooldown,
         view_for: ViewFactory | None = None,

@@ -2,8 +2,15 @@
 
 Intents: the defaults plus **Message Content**, a privileged intent that must also be switched on
 in the developer portal (Bot → Privileged Gateway Intents); without it mentions and replies arrive
-with empty text. Startup work (index, model, cogs, command sync) happens once in `setup_hook`;
-`on_ready` fires again after every gateway resume, so it only logs.
+with empty text. Startup work (index, model, fleet, cogs, command sync) happens once in
+`setup_hook`; `on_ready` fires again after every gateway resume, so it only logs.
+
+Shards: `python -m bot run` starts a `ShardedFanBot`, FanBot on an AutoShardedBot, because Discord
+requires sharding from 2,500 servers. SHARD_COUNT and SHARD_IDS choose this process's shards
+(several processes then split the bot); without them discord.py asks Discord for the recommended
+count and runs every shard here. Log lines carry the process's shards (`SHARD_TAG`), and shard
+events name their shard. FanBot itself stays a plain Bot so that dpytest, which refuses sharded
+clients, can drive every behaviour; the sharded class adds only the gateway.
 """
 
 from __future__ import annotations
@@ -21,12 +28,14 @@ from bot.conversation import ConversationMemory
 from bot.discord_app.answering import Answerer
 from bot.discord_app.cooldown import Cooldown
 from bot.discord_app.errors import handle_app_command_error
+from bot.discord_app.logs import SHARD_TAG
 from bot.discord_app.views import LeakReportButton, MoreQuotesButton, answer_view
 from bot.engine import Engine
+from bot.fleet import Fleet, format_shards
 from bot.index.errors import IndexProblem
-from bot.settings_store import SettingsStore
+from bot.settings_store import SettingsStoreBase
 
-__all__ = ["FanBot", "FanTree", "make_intents"]
+__all__ = ["FanBot", "FanTree", "ShardedFanBot", "make_intents", "shard_options"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,16 @@ class FanTree(app_commands.CommandTree):
         await handle_app_command_error(interaction, error)
 
 
+def shard_options(config: Config) -> dict[str, Any]:
+    """AutoShardedBot's shard arguments: none (automatic), a count, or a count and this process's ids."""
+    options: dict[str, Any] = {}
+    if config.shard_count is not None:
+        options["shard_count"] = config.shard_count
+    if config.shard_ids is not None:
+        options["shard_ids"] = list(config.shard_ids)
+    return options
+
+
 class FanBot(commands.Bot):
     """The TV-show quote bot. Slash commands and mentions only (no prefix commands)."""
 
@@ -57,10 +76,11 @@ class FanBot(commands.Bot):
         self,
         *,
         engine: Engine,
-        settings: SettingsStore,
+        settings: SettingsStoreBase,
         memory: ConversationMemory,
         config: Config,
         cooldown: Cooldown | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         # The bot never joins voice: skip the library's "PyNaCl/davey is not installed" start-up warnings.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -72,23 +92,58 @@ class FanBot(commands.Bot):
             help_command=None,
             tree_cls=FanTree,
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            **self._gateway_options(config),
             **owners,
         )
         self.engine = engine
         self.settings = settings
         self.memory = memory
         self.config = config
+        self.fleet = fleet
+        if fleet is not None:
+            fleet.shards = self.shard_info
         self.cooldown = cooldown or Cooldown(config.cooldown_questions, config.cooldown_seconds)
         self.answerer = Answerer(engine, settings, memory, self.cooldown, view_for=answer_view)
         self._installed = False
 
     # ------------------------------------------------------------------ startup (once)
 
+    @staticmethod
+    def _gateway_options(config: Config) -> dict[str, Any]:
+        return {}
+
     async def setup_hook(self) -> None:
         await self.load_index()
         await self.warm_up()
+        if self.fleet is not None:
+            await self.fleet.start()
         await self.install()
         await self.sync_commands()
+
+    # ------------------------------------------------------------------ shards
+
+    def shard_info(self) -> tuple[list[int] | None, int | None]:
+        """(this process's shard ids, the bot's shard count); (None, None) until automatic sharding
+        has asked Discord for the count."""
+        count = self.shard_count
+        ids = getattr(self, "shard_ids", None)
+        if ids is None and self.shard_id is not None:
+            ids = [self.shard_id]
+        if count is None:
+            return None, None
+        return (sorted(ids) if ids is not None else list(range(count))), count
+
+    def shard_label(self) -> str:
+        ids, count = self.shard_info()
+        if count is None:
+            return "shards auto"
+        return ("shard " if ids is not None and len(ids) == 1 else "shards ") + format_shards(ids, count)
+
+    def _shards_known(self) -> None:
+        """Name the shards in every log line from now on, and tell `status` at once."""
+        SHARD_TAG.label = self.shard_label()
+        if self.fleet is not None and self.fleet.register:
+            self.fleet.spawn(self.fleet.beat())
 
     async def load_index(self) -> None:
         """Open the index off the event loop; a missing or broken one is reported, not fatal."""
@@ -117,8 +172,9 @@ class FanBot(commands.Bot):
         from bot.discord_app.cogs.admin import AdminCog
         from bot.discord_app.cogs.ask import AskCog
         from bot.discord_app.cogs.spoilers import SpoilersCog
+        from bot.discord_app.cogs.status import StatusCog
 
-        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self)):
+        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self), StatusCog(self)):
             await self.add_cog(cog)
         self.add_dynamic_items(MoreQuotesButton, LeakReportButton)
         self._installed = True
@@ -150,14 +206,46 @@ class FanBot(commands.Bot):
     async def on_ready(self) -> None:
         """Log only: this fires again after every reconnect, so nothing here may resync or reload."""
         user = self.user
+        self._shards_known()
         log.info(
-            "Ready as %s (id %s) in %d server(s); index %s",
+            "Ready as %s (id %s) in %d server(s), %s; index %s",
             user,
             user.id if user else "?",
             len(self.guilds),
+            self.shard_label(),
             self.engine.version or f"not loaded ({self.engine.problem})",
         )
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self._shards_known()
+        log.info("Shard %d connected", shard_id)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        guilds = sum(1 for g in self.guilds if g.shard_id == shard_id)
+        log.info("Shard %d ready in %d server(s)", shard_id, guilds)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        log.warning("Shard %d disconnected; discord.py reconnects it", shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        log.info("Shard %d resumed", shard_id)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands: questions by mention or reply are handled by AskCog's listener."""
         return
+
+
+class ShardedFanBot(FanBot, commands.AutoShardedBot):
+    """FanBot on discord.py's AutoShardedBot: the shards of SHARD_COUNT/SHARD_IDS, or automatic."""
+
+    @staticmethod
+    def _gateway_options(config: Config) -> dict[str, Any]:
+        return shard_options(config)
+
+    async def close(self) -> None:
+        """Close, also when never connected. AutoShardedClient.close() puts a "closed" event on a
+        queue that only connect() creates, so a bot closed after a rejected token would raise
+        AttributeError instead of closing; give it the queue first."""
+        if not hasattr(self, "_AutoShardedClient__queue"):
+            self._AutoShardedClient__queue: asyncio.PriorityQueue[Any] = asyncio.PriorityQueue()
+        await super().close()

@@ -12,7 +12,7 @@ import re
 import sys
 from typing import TextIO
 
-__all__ = ["TokenRedactor", "setup_logging"]
+__all__ = ["SHARD_TAG", "ShardTag", "TokenRedactor", "setup_logging"]
 
 #: Anything shaped like a Discord bot token: base64 user id . timestamp . HMAC.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,40}")
@@ -46,6 +46,26 @@ class TokenRedactor(logging.Filter):
         return True
 
 
+class ShardTag(logging.Filter):
+    """Prefixes every line with this process's shards ("[shards 0-3/8] ..."), so the logs of several
+    processes merged in one place still say which shard spoke. The bot sets `label` once it knows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.label and not getattr(record, "shard_tagged", False):
+            record.msg = f"[{self.label}] {record.getMessage()}"
+            record.args = None
+            record.shard_tagged = True  # one record goes through every handler: tag it once
+        return True
+
+
+#: The one tag of this process (logging is process-wide too).
+SHARD_TAG = ShardTag()
+
+
 def setup_logging(
     level: str = "INFO", token: str | None = None, stream: TextIO | None = None
 ) -> TokenRedactor:
@@ -62,9 +82,10 @@ def setup_logging(
         output.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(output)
     for handler in root.handlers:
-        for old in [f for f in handler.filters if isinstance(f, TokenRedactor)]:
+        for old in [f for f in handler.filters if isinstance(f, (TokenRedactor, ShardTag))]:
             handler.removeFilter(old)
         handler.addFilter(redactor)
+        handler.addFilter(SHARD_TAG)
     root.setLevel(numeric)
     for chatty in ("discord.http", "discord.gateway", "aiosqlite"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.INFO))

@@ -2,7 +2,9 @@
 
 Builds the services, runs the bot until Ctrl-C, closes everything. A rejected token and a missing
 Message Content intent are the two setup mistakes everyone makes, so each gets a plain explanation
-and exit code 2 instead of a traceback (and the token is never printed).
+and exit code 2 instead of a traceback (and the token is never printed). The settings store is the
+SQLite file in the data folder, or PostgreSQL when DATABASE_URL is set (several processes); the
+process joins the others through `bot.fleet` (heartbeat, shared reindex lock, announcements).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import discord
 
 from bot.config import Config
 from bot.conversation import ConversationMemory
-from bot.discord_app.client import FanBot
+from bot.discord_app.client import FanBot, ShardedFanBot
 from bot.discord_app.logs import setup_logging
 from bot.engine import Engine
-from bot.settings_store import SettingsStore
+from bot.fleet import Fleet
+from bot.settings_store import SettingsUnavailable, open_settings
 
 __all__ = ["run_bot"]
 
@@ -65,17 +68,20 @@ def _close_on_sigterm(bot: FanBot) -> None:
 async def _run(config: Config, args: argparse.Namespace) -> int:
     corpus = Path(getattr(args, "corpus", None) or config.corpus_dir)
     index = Path(getattr(args, "index", None) or config.index_dir)
-    path = config.data_dir / "settings.sqlite3"
     try:
-        settings = await SettingsStore.open(path)
-    except (sqlite3.Error, OSError, RuntimeError) as exc:
-        print(f"error: can't open the settings database {path}: {exc}", file=sys.stderr)
+        settings = await open_settings(config)
+    except (sqlite3.Error, OSError, SettingsUnavailable, RuntimeError) as exc:
+        where = "DATABASE_URL" if config.database_url else config.data_dir / "settings.sqlite3"
+        print(f"error: can't open the settings database ({where}): {exc}", file=sys.stderr)
         return 1
     if settings.recovered_from is not None:
         log.warning("The settings file was corrupt; it was moved to %s", settings.recovered_from)
     engine = Engine(corpus, index)
+    fleet = Fleet(engine, settings, heartbeat_seconds=config.heartbeat_seconds)
     try:
-        bot = FanBot(engine=engine, settings=settings, memory=ConversationMemory(), config=config)
+        bot = ShardedFanBot(
+            engine=engine, settings=settings, memory=ConversationMemory(), config=config, fleet=fleet
+        )
         async with bot:
             _close_on_sigterm(bot)
             await bot.start(config.discord_token or "")
@@ -90,5 +96,6 @@ async def _run(config: Config, args: argparse.Namespace) -> int:
         print(f"error: can't reach Discord ({type(exc).__name__}: {exc}); check the network", file=sys.stderr)
         return 1
     finally:
+        await fleet.stop()
         await settings.close()
         engine.embedder.close()

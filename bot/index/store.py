@@ -7,8 +7,9 @@ Layout under the index root (default `embeddings/`):
     versions/<version>/     manifest.json (which names <version>, so swapped folders are noticed),
                             vectors.npy, passages.jsonl, articles.json
     versions/.building-*    a version being written; removed at the next start if a build died
-    .reindex.lock           held while a reindex runs (across processes); serving never creates
-                            it, so an index on read-only storage can be served
+    .reindex.lock           held while a reindex runs (across processes on this machine; with
+                            DATABASE_URL a PostgreSQL advisory lock replaces it, see `lock_factory`);
+                            serving never creates it, so an index on read-only storage can be served
 
 A new version is written beside the served one, read back and checked, then published by renaming
 its folder and replacing CURRENT. Readers that still map the old files keep working: old versions
@@ -43,6 +44,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,9 @@ class IndexStore:
         self.model = model
         self.dimension = dimension
         self.variant = variant  # embedding variant to insist on ("fp32"/"int8"); None accepts any
+        #: Replaces the file lock when set: processes on several machines share one index folder, and a
+        #: file lock is not reliable across machines (the PostgreSQL advisory lock is).
+        self.lock_factory: Callable[[], AbstractContextManager[None]] | None = None
 
     @property
     def versions_dir(self) -> Path:
@@ -165,6 +170,10 @@ class IndexStore:
     def reindex_lock(self) -> Iterator[None]:
         """Exclusive right to build and publish; raises ReindexRunning at once if held elsewhere."""
         self._check_root()
+        if self.lock_factory is not None:
+            with self.lock_factory():
+                yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.root / ".reindex.lock"), timeout=0)
         try:
@@ -194,8 +203,8 @@ class IndexStore:
                     removed.append(path)
         except ReindexRunning:
             pass
-        except OSError as exc:  # read-only storage: the leftovers stay, harmlessly
-            log.warning("could not remove leftovers of an interrupted reindex in %s: %s", self.root, exc)
+        except Exception as exc:  # best effort: a read-only folder, an unreachable lock database
+            log.info("not removing leftovers of interrupted reindexes now: %s", exc)
         for path in removed:
             log.info("removed leftover %s from an interrupted reindex", path.name)
         return removed

@@ -1,1 +1,1 @@
-"""One cog per audience: fans (`ask`), moderators (`spoilers`), admins (`admin`)."""
+"""One cog per audience: fans (`ask`), moderators (`spoilers`), admins (`admin`), everyone (`status`)."""

@@ -35,6 +35,7 @@ HELP = """\
 • Season-finale spoilers are hidden in `||spoiler tags||` unless this channel is set otherwise.
 • `/watched set show season`: finales of seasons you've seen show untagged in `/ask private:True` and DMs.
 • `/sources`: the articles I quote. **This leaked a spoiler** under an answer tells the moderators.
+• `/status`: which shard serves this server, which index answers, whether my database is well.
 Moderators: `/spoilers mode|status|reports|modrole`. Admins: `/corpus add`, `/reindex`."""
 
 MAX_SEASON = 100
