@@ -8,12 +8,15 @@ is reported by name at start-up. The token is kept out of `repr` so it can never
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.ingest.fetch import FetchLimits
+
+if TYPE_CHECKING:
+    from bot.libraries import LibraryLimits
 
 
 class Config(BaseSettings):
@@ -35,6 +38,12 @@ class Config(BaseSettings):
     fetch_max_bytes: int = 2_000_000
     fetch_timeout_s: float = 10.0
     fetch_allow_loopback: bool = False  # only for tests that serve pages on 127.0.0.1
+    # Per-server libraries (bot.libraries): limits on what one server's admins may store and
+    # rebuild, and how many libraries stay open (memory-mapped) at once.
+    library_max_articles: int = 200
+    library_max_bytes: int = 5_000_000
+    library_reindexes_per_hour: int = 6
+    library_cache_size: int = 64
 
     @field_validator("owner_ids", mode="before")
     @classmethod
@@ -56,6 +65,11 @@ class Config(BaseSettings):
     @classmethod
     def from_env(cls, env_file: Path | None = Path(".env")) -> Config:
         return cls(_env_file=env_file if env_file is not None and env_file.is_file() else None)  # type: ignore[call-arg]
+
+    def library_limits(self) -> LibraryLimits:
+        from bot.libraries import LibraryLimits
+
+        return LibraryLimits(self.library_max_articles, self.library_max_bytes, self.library_reindexes_per_hour)
 
     def fetch_limits(self) -> FetchLimits:
         return FetchLimits(self.fetch_max_bytes, self.fetch_timeout_s, 3, self.fetch_allow_loopback)

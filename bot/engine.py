@@ -35,6 +35,8 @@ from bot.text import clean_question
 
 if TYPE_CHECKING:  # the builder (ingestion, spoiler engine) is imported only when reindexing
     from bot.build import Progress, ReindexReport
+    from bot.models import Hit
+    from bot.search.rerank import LearnedRanker
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,11 @@ class Engine:
         *,
         embedder: Embedder | None = None,
         settings: SearchSettings | None = None,
+        learned: LearnedRanker | bool | None = None,
     ) -> None:
         self.corpus_dir = corpus_dir
+        # One ranker shared by every library's engine (None: each retriever loads its own).
+        self.learned = learned
         self.embedder = embedder or Embedder()
         self.store = IndexStore(
             index_dir,
@@ -111,7 +116,7 @@ class Engine:
 
     def _swap(self, index: LoadedIndex) -> None:
         nicknames = index.manifest.get("nicknames") or {}
-        self._snapshot = Snapshot(index, Retriever(index, nicknames, self.settings))
+        self._snapshot = Snapshot(index, Retriever(index, nicknames, self.settings, self.learned))
         self.problem = None
 
     def reindex_sync(self, progress: Progress | None = None) -> ReindexReport:
@@ -255,21 +260,47 @@ class Engine:
     ) -> Answer:
         if self.embedder.variant != snapshot.index.variant:
             return self._foreign(question, snapshot)
+        hits = self.search_prepared(snapshot, query, vectors, k=k, skip=query.skip, exclude=exclude)
+        return self.compose_answer(question, query, hits, mode=mode, watched=watched)
+
+    def search_prepared(
+        self,
+        snapshot: Snapshot,
+        query: Query,
+        vectors: dict[str, np.ndarray],
+        *,
+        k: int,
+        skip: int = 0,
+        exclude: Sequence[str] = (),
+    ) -> list[Hit]:
+        """The hits of one snapshot for a resolved, embedded query (no rendering): what several
+        libraries' answers are merged from."""
         retriever = snapshot.retriever
         expanded = retriever.expand(query.text)
         prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
-        hits = retriever.search(
+        return retriever.search(
             vectors["question"],
             expanded,
             k=k,
             # A caller that lists what it already showed (Discord) needs no positional skip too.
-            skip=0 if exclude else query.skip,
+            skip=0 if exclude else skip,
             context_vector=vectors.get("context"),
             context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
             focus_vector=vectors.get("focus"),
             exclude=exclude,
             prefer_speakers=prefer_speakers,
         )
+
+    @staticmethod
+    def compose_answer(
+        question: str,
+        query: Query,
+        hits: list[Hit],
+        *,
+        mode: SpoilerMode,
+        watched: Mapping[str, int],
+    ) -> Answer:
+        """The Discord messages for hits already chosen (from one library or several)."""
         answer = Answer(question=question, hits=hits, answered=bool(hits))
         cautious = asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context))
         answer.cautious = cautious
