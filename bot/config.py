@@ -69,7 +69,9 @@ class Config(BaseSettings):
     def library_limits(self) -> LibraryLimits:
         from bot.libraries import LibraryLimits
 
-        return LibraryLimits(self.library_max_articles, self.library_max_bytes, self.library_reindexes_per_hour)
+        return LibraryLimits(
+            self.library_max_articles, self.library_max_bytes, self.library_reindexes_per_hour
+        )
 
     def fetch_limits(self) -> FetchLimits:
         return FetchLimits(self.fetch_max_bytes, self.fetch_timeout_s, 3, self.fetch_allow_loopback)

@@ -189,8 +189,10 @@ class Libraries:
     def _ranker(self) -> object | None:
         """The learned ranker, loaded once and shared by every library's retriever."""
         if self._learned is None:
+            learned = self.shared.learned  # what the shared engine was told (False: blended score)
             snapshot = self.shared.snapshot
-            learned = snapshot.retriever.learned if snapshot is not None else None
+            if learned is None and snapshot is not None:
+                learned = snapshot.retriever.learned or False
             if learned is None:
                 from bot.search.rerank import load_ranker
 
@@ -320,13 +322,17 @@ class Libraries:
                     continue
                 own = {key: vectors[text] for key, text in wanted.items()}
                 prefix = "" if name == SHARED else name + ID_SEPARATOR
-                mine = [e[len(prefix) :] for e in exclude if e.startswith(prefix)] if prefix else [
-                    e for e in exclude if ID_SEPARATOR not in e
-                ]
-                found = engine.search_prepared(snapshot, q, own, k=k + (0 if exclude else q.skip), exclude=mine)
+                if prefix:
+                    mine = [e[len(prefix) :] for e in exclude if e.startswith(prefix)]
+                else:
+                    mine = [e for e in exclude if ID_SEPARATOR not in e]
+                wanted_k = k + (0 if exclude else q.skip)
+                found = engine.search_prepared(snapshot, q, own, k=wanted_k, exclude=mine)
                 label = SHARED_LABEL if name == SHARED else THIS_SERVER
                 for hit in found:
-                    passage = dataclasses.replace(hit.passage, id=prefix + hit.passage.id) if prefix else hit.passage
+                    passage = hit.passage
+                    if prefix:
+                        passage = dataclasses.replace(passage, id=prefix + passage.id)
                     hits.append(dataclasses.replace(hit, passage=passage, library=label))
             hits.sort(key=lambda h: h.score, reverse=True)
             skip = 0 if exclude else query.skip

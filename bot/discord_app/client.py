@@ -24,6 +24,7 @@ from bot.discord_app.errors import handle_app_command_error
 from bot.discord_app.views import LeakReportButton, MoreQuotesButton, answer_view
 from bot.engine import Engine
 from bot.index.errors import IndexProblem
+from bot.libraries import Libraries
 from bot.settings_store import SettingsStore
 
 __all__ = ["FanBot", "FanTree", "make_intents"]
@@ -61,6 +62,7 @@ class FanBot(commands.Bot):
         memory: ConversationMemory,
         config: Config,
         cooldown: Cooldown | None = None,
+        libraries: Libraries | None = None,
     ) -> None:
         # The bot never joins voice: skip the library's "PyNaCl/davey is not installed" start-up warnings.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -74,12 +76,20 @@ class FanBot(commands.Bot):
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
             **owners,
         )
-        self.engine = engine
+        self.engine = engine  # the shared library's engine (the shipped corpus and index)
+        self.libraries = libraries or Libraries(
+            engine,
+            corpus_root=config.data_dir / "libraries",
+            cache_size=config.library_cache_size,
+            limits=config.library_limits(),
+        )
         self.settings = settings
         self.memory = memory
         self.config = config
         self.cooldown = cooldown or Cooldown(config.cooldown_questions, config.cooldown_seconds)
-        self.answerer = Answerer(engine, settings, memory, self.cooldown, view_for=answer_view)
+        self.answerer = Answerer(
+            engine, settings, memory, self.cooldown, view_for=answer_view, libraries=self.libraries
+        )
         self._installed = False
 
     # ------------------------------------------------------------------ startup (once)
@@ -114,11 +124,11 @@ class FanBot(commands.Bot):
         """Add the cogs and the persistent buttons (idempotent)."""
         if self._installed:
             return
-        from bot.discord_app.cogs.admin import AdminCog
+        from bot.discord_app.cogs.admin import AdminCog, LibraryCog
         from bot.discord_app.cogs.ask import AskCog
         from bot.discord_app.cogs.spoilers import SpoilersCog
 
-        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self)):
+        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self), LibraryCog(self)):
             await self.add_cog(cog)
         self.add_dynamic_items(MoreQuotesButton, LeakReportButton)
         self._installed = True
