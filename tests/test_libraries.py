@@ -131,6 +131,11 @@ async def test_a_articles_answer_in_a_only_never_in_b_or_dms(two: Services) -> N
     shared_in_a = await _ask(two, GUILD_A, SHARED_QUESTION)
     assert "Ritter" in shared_in_a and SHARED_LABEL in shared_in_a
     assert THIS_SERVER not in await _ask(two, GUILD_B, SHARED_QUESTION)  # B has one library: no labels
+    for where, listed in ((GUILD_A, True), (GUILD_B, False), (None, False)):  # /sources too
+        sources = _in(two, where)
+        await invoke(two.bot, command(two.bot, "sources"), sources)
+        assert ("Harbor Lights" in sources.texts[-1]) is listed
+        assert "Ritter" in sources.texts[-1] or "Jessica" in sources.texts[-1]
     # The shipped corpus (the shared library) never saw A's upload.
     assert "harbor.md" not in {a.file for a in two.engine.sources()}
 
