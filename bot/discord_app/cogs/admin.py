@@ -358,7 +358,8 @@ class AdminCog(commands.Cog, name="Admin"):
         )
 
     async def _rebuild(self, library: str, progress: Any = None) -> Any:
-        engine = self.bot.libraries.engine(library)
+        """Rebuild one library; opening its engine reads its index, so that happens off the loop."""
+        engine = await asyncio.to_thread(self.bot.libraries.engine, library)
         await asyncio.to_thread(self.bot.libraries.corpus_dir(library).mkdir, parents=True, exist_ok=True)
         return await engine.reindex(progress=progress) if progress is not None else await engine.reindex()
 
