@@ -103,9 +103,12 @@ class Engine:
     def version(self) -> str | None:
         return self._snapshot.index.version if self._snapshot else None
 
-    def load(self) -> None:
-        """Open the current index; on failure keep serving what was loaded and record the problem."""
-        self.store.clean_leftovers()
+    def load(self, *, clean: bool = True) -> None:
+        """Open the current index; on failure keep serving what was loaded and record the problem.
+        `clean=False` skips removing a killed build's leftovers (a file lock and a folder scan):
+        for libraries opened on a question, which clean up before their next reindex instead."""
+        if clean:
+            self.store.clean_leftovers()
         try:
             index = self.store.load()
         except IndexProblem as exc:

@@ -159,7 +159,7 @@ class Libraries:
         )
         if load and self.has_index(name):
             try:
-                engine.load()
+                engine.load(clean=False)  # leftovers are cleaned before this library's next reindex
             except IndexProblem as exc:
                 log.warning("library %s: index not loaded (%s)", name, exc)
         with self._lock:
@@ -207,6 +207,7 @@ class Libraries:
         name = check_library_name(name)
         engine = self.engine(name)
         self.corpus_dir(name).mkdir(parents=True, exist_ok=True)
+        engine.store.clean_leftovers()
         return engine.reindex_sync(progress)
 
     async def reindex(self, name: str, progress: Progress | None = None) -> ReindexReport:

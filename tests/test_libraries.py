@@ -14,7 +14,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_discord_support import ADMIN, FakeInteraction, Services, command, invoke, new_id, open_services
+from test_discord_support import (
+    ADMIN,
+    MODERATOR,
+    FakeInteraction,
+    Services,
+    command,
+    invoke,
+    new_id,
+    open_services,
+)
 
 from bot.discord_app.checks import NOT_OWNER
 from bot.discord_app.cogs.admin import ALREADY_RUNNING
@@ -283,6 +292,12 @@ async def test_settings_reports_and_cooldowns_stay_in_their_server(two: Services
     assert await settings.shared_library_on(GUILD_B)
     assert await settings.leak_reports(GUILD_B) == []
     assert await settings.library_events(str(GUILD_B)) == []
+    # Through Discord: B's moderators see no report of A's, and B's status shows B's defaults.
+    reports_b = _in(two, GUILD_B, permissions=MODERATOR)
+    await invoke(two.bot, command(two.bot, "spoilers reports"), reports_b)
+    reports_a = _in(two, GUILD_A, permissions=MODERATOR)
+    await invoke(two.bot, command(two.bot, "spoilers reports"), reports_a)
+    assert "x#1" in reports_a.texts[-1] and reports_b.texts == ["No leak reports. 🎉"]
     # Cooldowns are per fan: A's busy fans never slow B's.
     cooldown = two.bot.cooldown
     fans_a = [new_id() for _ in range(3)]

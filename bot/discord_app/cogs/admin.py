@@ -361,6 +361,8 @@ class AdminCog(commands.Cog, name="Admin"):
         """Rebuild one library; opening its engine reads its index, so that happens off the loop."""
         engine = await asyncio.to_thread(self.bot.libraries.engine, library)
         await asyncio.to_thread(self.bot.libraries.corpus_dir(library).mkdir, parents=True, exist_ok=True)
+        if library != SHARED:  # opened on a question without cleaning: a killed build's leftovers go now
+            await asyncio.to_thread(engine.store.clean_leftovers)
         return await engine.reindex(progress=progress) if progress is not None else await engine.reindex()
 
     async def _audit(
