@@ -17,6 +17,7 @@ import pytest
 from test_discord_support import (
     ADMIN,
     MODERATOR,
+    FakeChannel,
     FakeInteraction,
     Services,
     command,
@@ -336,3 +337,22 @@ async def test_a_reindex_locks_one_library_only(two: Services) -> None:
     assert refused.texts[-1] == ALREADY_RUNNING
     assert built_b.texts[-1].startswith("Reindex done")
     assert "Ibsen" in await _ask(two, GUILD_B) and "Ibsen" not in await _ask(two, GUILD_A)
+
+
+async def test_more_pages_through_both_libraries_without_repeats(two: Services) -> None:
+    """Ids of a server's passages carry its library, so "more" excludes exactly what was shown,
+    even when a server file has the same name as a shared one."""
+    shared_name = next(p.name for p in two.engine.corpus_dir.iterdir() if p.suffix == ".txt")
+    await _run(two, "corpus add", GUILD_A, file=Attachment(shared_name, ARTICLE_A.encode()))
+    assert (await _run(two, "reindex", GUILD_A)).texts[-1].startswith("Reindex done")
+    channel, user = FakeChannel(), new_id()
+    seen: list[str] = []
+    for question in (QUESTION_A, "more", "more"):
+        interaction = _in(two, GUILD_A, channel=channel, user_id=user)
+        await invoke(two.bot, command(two.bot, "ask"), interaction, question=question)
+        quotes = [line for text in interaction.texts for line in text.splitlines() if line.startswith("> ")]
+        assert not set(quotes) & set(seen), question
+        seen += quotes
+    turns = two.bot.memory.recent((channel.id, user))
+    ids = turns[-1].passage_ids
+    assert len(ids) == len(set(ids)) and any(i.startswith(f"{GUILD_A}::") for i in ids)
