@@ -253,9 +253,6 @@ class Libraries:
 
     # ------------------------------------------------------------------ answers
 
-    def sources(self, names: Sequence[str]) -> list[tuple[str, list]]:  # (library, ArticleMeta list)
-        return [(n, self.engine(n).sources()) for n in names]
-
     def libraries_for(self, guild_id: int | None, shared_on: bool) -> list[str]:
         """Which libraries answer: DMs the shared one only; a server its own (when it has an
         index) and the shared one when switched on."""
