@@ -8,6 +8,7 @@ same run, because this machine is shared and noisy: compare ratios, not raw mill
     .venv/bin/python bench/perf.py concurrency   # 100 askers through the Discord answer handler
     .venv/bin/python bench/perf.py fleet         # settings reads PostgreSQL vs SQLite; reindex publish
                                                  # to the other process serving it (needs initdb)
+    .venv/bin/python bench/perf.py libraries     # 1,000 server libraries of 200 passages each
     .venv/bin/python bench/perf.py all           # all of the above
 
 Synthetic indexes are generated once and cached under $BENCH_CACHE (default /tmp/tvbot-bench):
@@ -59,7 +60,10 @@ SPEAKERS = ("Krysten Ritter", "Mike Colter", "Charlie Cox", "David Tennant", "Ra
 
 
 def rss() -> int:
-    import psutil
+    try:
+        import psutil
+    except ImportError:  # without the bench extra: Linux's own count of resident pages
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
     return int(psutil.Process().memory_info().rss)
 
@@ -979,7 +983,124 @@ def cmd_fleet(args: argparse.Namespace) -> str:
 # ----------------------------------------------------------------------------- main
 
 
+# ----------------------------------------------------------------------------- libraries
+
+
+def libraries_child(count: int, passages: int, questions: int) -> dict[str, Any]:
+    """Runs in its own process: `count` server libraries of `passages` each beside the real
+    shared index; resident memory per open idle library, cold first answers, warm p50."""
+    import asyncio
+
+    from bot.embedder import Embedder
+    from bot.engine import Engine
+    from bot.libraries import Libraries
+
+    embedder = Embedder()
+    embedder.warm_up()
+    corpus, shared_index = real_index(embedder)
+    template = synthetic_index(passages, embedder)
+    root = CACHE / f"libraries-{count}x{passages}-g{GENERATOR}-{embedder.variant}"
+    started = time.monotonic()
+    for number in range(count):  # copies of one synthetic library: separate files, separate maps
+        target = root / "index" / str(1_000_000 + number)
+        if not (target / "CURRENT").is_file():
+            shutil.copytree(template, target, dirs_exist_ok=True)
+            # A published version is checked in full once (as publish does); later opens are cheap.
+            Engine(ROOT / "corpus", target, embedder=embedder, learned=False).store.load()
+    build_s = time.monotonic() - started
+    names = [str(1_000_000 + n) for n in range(count)]
+    scorer = "learned ranker"
+    shared = Engine(corpus, shared_index, embedder=embedder)
+    shared.load()
+    try:
+        shared.ask_sync("what did krysten ritter say about kilgrave")
+    except ValueError as exc:  # shipped ranker weights out of step with the feature code
+        print(f"learned ranker unusable ({exc}); benchmarking the blended score", file=sys.stderr)
+        scorer = "blended score"
+        shared = Engine(corpus, shared_index, embedder=embedder, learned=False)
+        shared.load()
+    qs = dev_questions()
+    rng = random.Random(11)
+
+    async def run() -> dict[str, Any]:
+        libraries = Libraries(
+            shared, corpus_root=root / "corpus", index_root=root / "index", cache_size=count
+        )
+        await libraries.ask(qs[0], guild_id=None)  # model and shared library warm
+        gc.collect()
+        before = rss()
+        opened = []
+        for name in names:  # open every library (the cache holds them all): idle cost each
+            t = time.perf_counter()
+            libraries.engine(name)
+            opened.append(time.perf_counter() - t)
+        gc.collect()
+        per_library = (rss() - before) / count
+        # Cold: a library nobody asked yet (fresh registry over the same files, page cache warm).
+        cold_reg = Libraries(shared, corpus_root=root / "corpus", index_root=root / "index", cache_size=64)
+        await cold_reg.ask(qs[0], guild_id=None)
+        cold = []
+        for name in rng.sample(names, min(questions, count)):
+            t = time.perf_counter()
+            await cold_reg.ask(rng.choice(qs), guild_id=int(name))
+            cold.append(time.perf_counter() - t)
+        bounded_before = rss()
+        for name in names:  # touch every library through a 64-entry cache: memory stays bounded
+            cold_reg.engine(name)
+        gc.collect()
+        bounded_growth = rss() - bounded_before
+        warm_name = int(names[0])
+        for q in qs[:5]:
+            await libraries.ask(q, guild_id=warm_name)
+        warm = []
+        for i in range(questions):
+            t = time.perf_counter()
+            await libraries.ask(qs[i % len(qs)], guild_id=warm_name)
+            warm.append(time.perf_counter() - t)
+        embed = []
+        for i in range(questions):
+            t = time.perf_counter()
+            embedder.embed([qs[i % len(qs)]])
+            embed.append(time.perf_counter() - t)
+        return {
+            "libraries": count,
+            "passages_each": passages,
+            "scorer": scorer,
+            "copy_s": build_s,
+            "rss_per_open_idle_library_b": per_library,
+            "open_p50_ms": pct(opened, 50) * 1000,
+            "open_p95_ms": pct(opened, 95) * 1000,
+            "cold_first_answer_p50_ms": pct(cold, 50) * 1000,
+            "cold_first_answer_p95_ms": pct(cold, 95) * 1000,
+            "warm_answer_p50_ms": pct(warm, 50) * 1000,
+            "warm_answer_p95_ms": pct(warm, 95) * 1000,
+            "model_alone_p50_ms": pct(embed, 50) * 1000,
+            "rss_growth_touching_all_through_64_cache_mb": bounded_growth / 1e6,
+            "cached_after": len(cold_reg.cached()),
+        }
+
+    return asyncio.run(run())
+
+
+def cmd_libraries(args: argparse.Namespace) -> str:
+    result = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "_libraries", str(args.libraries), "200", str(min(args.queries, 200))],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
+    save("libraries", result)
+    rows = [[k, f"{v:.2f}" if isinstance(v, float) else v] for k, v in result.items()]
+    title = f"{result['libraries']} server libraries of {result['passages_each']} passages"
+    return table(title, ["figure", "value"], rows)
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_libraries":
+        print(json.dumps(libraries_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "_latency":
         print(json.dumps(latency_one(int(sys.argv[2]), int(sys.argv[3]))))
         return
@@ -989,7 +1110,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=("latency", "reindex", "coldstart", "concurrency", "fleet", "all"))
+    parser.add_argument(
+        "what", choices=("latency", "reindex", "coldstart", "concurrency", "fleet", "libraries", "all")
+    )
+    parser.add_argument("--libraries", type=int, default=1_000, help="server libraries (libraries case)")
     parser.add_argument("--max-size", type=int, default=1_000_000, help="largest synthetic index")
     parser.add_argument("--queries", type=int, default=300, help="questions per size (1M: two thirds)")
     parser.add_argument("--rounds", type=int, default=2, help="repeats of the interleaved runs")
@@ -1003,6 +1127,7 @@ def main() -> None:
         "coldstart": cmd_coldstart,
         "concurrency": cmd_concurrency,
         "fleet": cmd_fleet,
+        "libraries": cmd_libraries,
     }
     chosen = list(commands) if args.what == "all" else [args.what]
     report = [commands[name](args) for name in chosen]

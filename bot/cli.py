@@ -33,6 +33,13 @@ def _parser(config: Config) -> argparse.ArgumentParser:
         p.add_argument(
             "--index", type=Path, default=config.index_dir, help="index folder (default %(default)s)"
         )
+        p.add_argument(
+            "--library",
+            type=_library_arg,
+            default="shared",
+            help="'shared' (the shipped corpus, default) or a server id: that server's own library, "
+            "under <index>/libraries/<id> and <data>/libraries/<id>",
+        )
         if corpus:
             p.add_argument(
                 "--corpus", type=Path, default=config.corpus_dir, help="corpus folder (default %(default)s)"
@@ -131,10 +138,51 @@ def _quiet_libraries() -> None:
         pass
 
 
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from bot.engine import Engine
+def _library_arg(value: str) -> str:
+    from bot.libraries import check_library_name
 
-    return Engine(getattr(args, "corpus", Path("corpus")), args.index)
+    try:
+        return check_library_name(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _libraries(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
+    """The libraries over --corpus/--index (the shared one) and the data folder (servers')."""
+    from bot.engine import Engine
+    from bot.libraries import Libraries
+
+    config = config or Config.from_env()
+    shared = Engine(getattr(args, "corpus", config.corpus_dir), args.index)
+    return Libraries(shared, corpus_root=config.data_dir / "libraries", limits=config.library_limits())
+
+
+def _engine(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
+    """The engine of --library (default: shared, the --corpus/--index pair as before)."""
+    library = getattr(args, "library", "shared")
+    libraries = _libraries(args, config)
+    return libraries.shared if library == "shared" else libraries.engine(library, load=False)
+
+
+def _audit(config: Config, library: str, action: str, detail: str | None = None) -> None:
+    """Record a change made from the command line (user 0) in the library's audit trail: always
+    for a server's library, for the shared one when the bot's settings file exists (a bare
+    `python -m bot index` in a fresh checkout creates no data folder)."""
+    import asyncio
+
+    from bot.settings_store import SettingsStore
+
+    if library == "shared" and not (config.data_dir / "settings.sqlite3").is_file():
+        return
+
+    async def write() -> None:
+        async with await SettingsStore.open(config.data_dir / "settings.sqlite3") as store:
+            await store.add_library_event(library, 0, action, detail)
+
+    try:
+        asyncio.run(write())
+    except Exception as exc:  # the change is made; a missing audit line is reported, not fatal
+        print(f"warning: could not record the change in the audit trail: {exc}", file=sys.stderr)
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
@@ -160,7 +208,7 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     from bot.index.errors import IndexProblem, ReindexRunning, os_problem
     from bot.settings_store import SettingsUnavailable
 
-    engine = _engine(args)
+    engine = _engine(args, config)
     if args.verify:
         try:
             index = engine.store.verify()
@@ -177,6 +225,7 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         except IndexProblem as exc:
             print(f"building the index: {exc}", file=sys.stderr)
     try:
+        engine.corpus_dir.mkdir(parents=True, exist_ok=True)
         if config.database_url:
             report = _reindex_with_database(engine, config)
         else:
@@ -193,6 +242,7 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
     except OSError as exc:  # disk full, no permission: nothing was published
         print(f"error: could not build the index ({os_problem(exc)}); the old index stays", file=sys.stderr)
         return 1
+    _audit(config, getattr(args, "library", "shared"), "reindex", f"command line: {report.version}")
     print(report.summary(), file=sys.stderr)
     return 0
 
@@ -329,7 +379,7 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     else:
         print("error: give a question or --questions FILE", file=sys.stderr)
         return 2
-    engine = _engine(args)
+    engine = _engine(args, config)
     if not _load(engine):
         return 1
     for row in rows:
@@ -360,7 +410,9 @@ def cmd_passages(args: argparse.Namespace, config: Config) -> int:
     from bot.render.markdown import render_sentences
     from bot.render.reply import spoiler_hint
 
-    store = IndexStore(args.index, model="sentence-transformers/all-MiniLM-L6-v2", dimension=384)
+    library = getattr(args, "library", "shared")
+    root = args.index if library == "shared" else _libraries(args, config).index_dir(library)
+    store = IndexStore(root, model="sentence-transformers/all-MiniLM-L6-v2", dimension=384)
     try:
         index = store.load()
     except IndexProblem as exc:
@@ -399,7 +451,7 @@ def _ensure_index(engine, args: argparse.Namespace) -> bool:  # type: ignore[no-
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
-    engine = _engine(args)
+    engine = _engine(args, config)
     if not _ensure_index(engine, args):
         return 1
     engine.embedder.warm_up()
@@ -471,18 +523,22 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
     from bot.discord_app.uploads import UploadRejected, check_upload, safe_name, save_article
     from bot.ingest.fetch import FetchRefused, fetch_page, page_file_name, with_source
 
+    folder = _engine(args, config).corpus_dir  # --library: a server's folder, else --corpus
     try:
         page = asyncio.run(fetch_page(args.url, config.fetch_limits()))
         data = with_source(page.html, page.url).encode("utf-8")
         check_upload(data, config.fetch_limits().max_bytes)
-        path = save_article(args.corpus, safe_name(page_file_name(page.url)), data, replace=args.replace)
+        path = save_article(folder, safe_name(page_file_name(page.url)), data, replace=args.replace)
     except (FetchRefused, UploadRejected) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    _audit(config, args.library, "add", f"{path.name} from {page.url}"[:300])
     print(f"saved {page.url} as {path}", file=sys.stderr)
     if args.no_reindex:
         return 0
     return cmd_index(argparse.Namespace(**{**vars(args), "verify": False, "if_missing": False}), config)
+
+
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     """Read every process's heartbeat row and the database's health; exit 1 if the database is down."""
     import asyncio

@@ -10,12 +10,15 @@ at start (ConfigError): a process that quietly ran the wrong shards would leave 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.ingest.fetch import FetchLimits
+
+if TYPE_CHECKING:
+    from bot.libraries import LibraryLimits
 
 
 class ConfigError(ValueError):
@@ -80,6 +83,12 @@ class Config(BaseSettings):
     shard_count: int | None = None
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None
     heartbeat_seconds: float = 10.0  # how often a process refreshes its row for `python -m bot status`
+    # Per-server libraries (bot.libraries): limits on what one server's admins may store and
+    # rebuild, and how many libraries stay open (memory-mapped) at once.
+    library_max_articles: int = 200
+    library_max_bytes: int = 5_000_000
+    library_reindexes_per_hour: int = 6
+    library_cache_size: int = 64
 
     @field_validator("owner_ids", mode="before")
     @classmethod
@@ -118,6 +127,13 @@ class Config(BaseSettings):
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(str(exc)) from exc
+
+    def library_limits(self) -> LibraryLimits:
+        from bot.libraries import LibraryLimits
+
+        return LibraryLimits(
+            self.library_max_articles, self.library_max_bytes, self.library_reindexes_per_hour
+        )
 
     def fetch_limits(self) -> FetchLimits:
         return FetchLimits(self.fetch_max_bytes, self.fetch_timeout_s, 3, self.fetch_allow_loopback)

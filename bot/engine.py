@@ -25,7 +25,7 @@ from bot.embedder import Embedder
 from bot.index.errors import IndexProblem
 from bot.index.store import IndexStore, LoadedIndex
 from bot.models import Answer, ArticleMeta
-from bot.render.reply import DECLINE, SpoilerMode, compose
+from bot.render.reply import DECLINE, MAX_QUOTES_SHOWN, SpoilerMode, compose
 from bot.search.question import (
     asks_about_ending,
     asks_who_said_that,
@@ -38,6 +38,8 @@ from bot.text import clean_question
 
 if TYPE_CHECKING:  # the builder (ingestion, spoiler engine) is imported only when reindexing
     from bot.build import Progress, ReindexReport
+    from bot.models import Hit
+    from bot.search.rerank import LearnedRanker
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ class Query:
 
     text: str
     context: str | None = None
-    skip: int = 0  # answers already given to this question ("more" after them)
+    skip: int = 0  # quotes to skip ("more"): MAX_QUOTES_SHOWN per earlier answer, refined by _answer
+    answers_before: int = 0  # answers already given to this question (it and each "more")
     who_said_that: bool = False
     problem: str | None = None
     exclude: list[str] = field(default_factory=list)
@@ -76,8 +79,11 @@ class Engine:
         *,
         embedder: Embedder | None = None,
         settings: SearchSettings | None = None,
+        learned: LearnedRanker | bool | None = None,
     ) -> None:
         self.corpus_dir = corpus_dir
+        # One ranker shared by every library's engine (None: each retriever loads its own).
+        self.learned = learned
         self.embedder = embedder or Embedder()
         self.store = IndexStore(
             index_dir,
@@ -108,9 +114,12 @@ class Engine:
     def version(self) -> str | None:
         return self._snapshot.index.version if self._snapshot else None
 
-    def load(self) -> None:
-        """Open the current index; on failure keep serving what was loaded and record the problem."""
-        self.store.clean_leftovers()
+    def load(self, *, clean: bool = True) -> None:
+        """Open the current index; on failure keep serving what was loaded and record the problem.
+        `clean=False` skips removing a killed build's leftovers (a file lock and a folder scan):
+        for libraries opened on a question, which clean up before their next reindex instead."""
+        if clean:
+            self.store.clean_leftovers()
         try:
             index = self.store.load()
         except IndexProblem as exc:
@@ -120,7 +129,9 @@ class Engine:
         self._swap(index)
 
     def _snapshot_of(self, index: LoadedIndex) -> Snapshot:
-        return Snapshot(index, Retriever(index, index.manifest.get("nicknames") or {}, self.settings))
+        return Snapshot(
+            index, Retriever(index, index.manifest.get("nicknames") or {}, self.settings, self.learned)
+        )
 
     def _swap(self, index: LoadedIndex) -> None:
         snapshot = self._snapshot_of(index)
@@ -223,7 +234,8 @@ class Engine:
         previous = [clean_question(h) for h in history if clean_question(h)]
         previous = [h for h in previous if not is_more(h) and not asks_who_said_that(h)]
         if previous and is_more(text):
-            return Query(previous[-1], skip=_count_more(history))
+            before = _count_more(history)
+            return Query(previous[-1], skip=MAX_QUOTES_SHOWN * before, answers_before=before)
         if previous and asks_who_said_that(text):
             return Query(previous[-1], who_said_that=True)
         if previous and looks_like_follow_up(text):
@@ -325,37 +337,64 @@ class Engine:
     ) -> Answer:
         if self.embedder.variant != snapshot.index.variant:
             return self._foreign(question, snapshot)
-        retriever = snapshot.retriever
-        expanded = retriever.expand(query.text)
-        prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
-        cautious = asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context))
-
-        def search(skip: int, count: int) -> list:  # type: ignore[type-arg]
-            return retriever.search(
-                vectors["question"],
-                expanded,
-                k=count,
-                skip=skip,
-                context_vector=vectors.get("context"),
-                context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
-                focus_vector=vectors.get("focus"),
-                exclude=exclude,
-                prefer_speakers=prefer_speakers,
+        skip = query.skip
+        if query.answers_before and not exclude:
+            # "more" goes on after the quotes the earlier answers really showed (a long quote can
+            # leave less room than MAX_QUOTES_SHOWN); Discord lists what it showed (`exclude`) instead.
+            skip = 0
+            cautious = asks_about_ending(query.text) or bool(
+                query.context and asks_about_ending(query.context)
             )
-
-        # "more" goes on after the quotes the earlier answers really showed (a long quote can leave
-        # less room than MAX_QUOTES_SHOWN); a caller that lists what it showed (Discord) needs no skip.
-        skip = 0
-        if query.skip and not exclude:
-            for _ in range(query.skip):
-                earlier = search(skip, k)
+            for _ in range(query.answers_before):
+                earlier = self.search_prepared(snapshot, query, vectors, k=k, skip=skip)
                 if not earlier:
                     break
                 shown = Answer(question=question)
                 compose(shown, earlier, mode=mode, watched=watched, cautious=cautious)
                 skip += len(earlier) - len(shown.unshown)
-        hits = search(skip, k)
+        hits = self.search_prepared(snapshot, query, vectors, k=k, skip=skip, exclude=exclude)
+        return self.compose_answer(question, query, hits, mode=mode, watched=watched)
+
+    def search_prepared(
+        self,
+        snapshot: Snapshot,
+        query: Query,
+        vectors: dict[str, np.ndarray],
+        *,
+        k: int,
+        skip: int = 0,
+        exclude: Sequence[str] = (),
+    ) -> list[Hit]:
+        """The hits of one snapshot for a resolved, embedded query (no rendering): what several
+        libraries' answers are merged from."""
+        retriever = snapshot.retriever
+        expanded = retriever.expand(query.text)
+        prefer_speakers = wants_quote(query.text) or bool(query.context and wants_quote(query.context))
+        return retriever.search(
+            vectors["question"],
+            expanded,
+            k=k,
+            # A caller that lists what it already showed (Discord) needs no positional skip too.
+            skip=0 if exclude else skip,
+            context_vector=vectors.get("context"),
+            context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
+            focus_vector=vectors.get("focus"),
+            exclude=exclude,
+            prefer_speakers=prefer_speakers,
+        )
+
+    @staticmethod
+    def compose_answer(
+        question: str,
+        query: Query,
+        hits: list[Hit],
+        *,
+        mode: SpoilerMode,
+        watched: Mapping[str, int],
+    ) -> Answer:
+        """The Discord messages for hits already chosen (from one library or several)."""
         answer = Answer(question=question, hits=hits, answered=bool(hits))
+        cautious = asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context))
         answer.cautious = cautious
         if query.who_said_that and hits:
             answer.messages = [_who_said(hits[0])] + compose(

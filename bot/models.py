@@ -126,6 +126,9 @@ class Hit:
     passage: Passage
     article: ArticleMeta
     score: float
+    # Which library the passage came from, shown in the citation when a server has its own
+    # library beside the shared one (None: one library only, nothing to tell apart).
+    library: str | None = None
 
 
 @dataclass(slots=True)

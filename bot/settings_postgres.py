@@ -98,6 +98,23 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             published_by TEXT
         )""",
     ),
+    (
+        """CREATE TABLE library_settings (
+            guild_id BIGINT PRIMARY KEY,
+            shared_on BIGINT NOT NULL CHECK (shared_on IN (0, 1)),
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+        """CREATE TABLE library_audit (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            library TEXT COLLATE "C" NOT NULL,
+            guild_id BIGINT,
+            user_id BIGINT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT,
+            created_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX library_audit_by_library ON library_audit (library, id)",
+    ),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION, "the SQLite and PostgreSQL schemas must move together"
 

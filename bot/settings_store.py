@@ -48,6 +48,7 @@ __all__ = [
     "LeakReport",
     "ProcessInfo",
     "ProcessRow",
+    "LibraryEvent",
     "SCHEMA_VERSION",
     "SettingsStore",
     "SettingsStoreBase",
@@ -121,6 +122,26 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             published_at REAL NOT NULL,
             published_by TEXT
         )""",
+    ),
+    (
+        # Libraries: whether a server also answers from the shared library, and the audit trail of
+        # every change to any library (who, what, when). Portable SQL: PostgreSQL runs it as is
+        # (AUTOINCREMENT aside, as in leak_reports).
+        """CREATE TABLE library_settings (
+            guild_id INTEGER PRIMARY KEY,
+            shared_on INTEGER NOT NULL CHECK (shared_on IN (0, 1)),
+            updated_at REAL NOT NULL
+        )""",
+        """CREATE TABLE library_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            library TEXT NOT NULL,
+            guild_id INTEGER,
+            user_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT,
+            created_at REAL NOT NULL
+        )""",
+        "CREATE INDEX library_audit_by_library ON library_audit (library, id)",
     ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -216,6 +237,18 @@ class IndexListener(abc.ABC):
 
 #: Called with (library, version, published_by) when another process announces a new index version.
 IndexNotice = Callable[[str, str, str | None], Awaitable[None]]
+
+
+class LibraryEvent(TypedDict):
+    """One change to a library, for `/corpus history`: who did what, when."""
+
+    id: int
+    library: str  # "shared" or the server id
+    guild_id: int | None  # where the command was run (None: the command line)
+    user_id: int  # 0 for the command line
+    action: str  # "add", "remove", "reindex", "shared on", "shared off", ...
+    detail: str | None
+    created_at: float  # Unix time
 
 
 class _CorruptDatabase(Exception):
@@ -653,6 +686,93 @@ class SettingsStoreBase(abc.ABC):
             )
             for r in rows
         }
+
+    # ---------------------------------------------------------------- libraries
+
+    async def set_shared_library(self, guild_id: int, on: bool) -> None:
+        """Whether the server's answers also come from the shared library (default: on)."""
+        await self._run(
+            "INSERT INTO library_settings (guild_id, shared_on, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO UPDATE "
+            "SET shared_on = excluded.shared_on, updated_at = excluded.updated_at",
+            (_check_id("guild_id", guild_id), 1 if on else 0, time.time()),
+        )
+
+    async def shared_library_on(self, guild_id: int | None) -> bool:
+        """True unless the server switched the shared library off (DMs: always on). A read failure
+        answers True: the shared library is the curated default, never a server's own uploads."""
+        if guild_id is None:
+            return True
+        try:
+            row = await self._one(
+                "SELECT shared_on FROM library_settings WHERE guild_id = ?",
+                (_check_id("guild_id", guild_id),),
+            )
+        except Exception:
+            log.exception("reading the shared-library setting of guild %s failed; using on", guild_id)
+            return True
+        return row is None or bool(row[0])
+
+    async def add_library_event(
+        self,
+        library: str,
+        user_id: int,
+        action: str,
+        detail: str | None = None,
+        *,
+        guild_id: int | None = None,
+        at: float | None = None,
+    ) -> int:
+        """Record a change to a library (the audit trail); returns the event id."""
+        if not isinstance(library, str) or not library or not isinstance(action, str) or not action:
+            raise ValueError("library and action must be non-empty strings")
+        row = await self._one(
+            "INSERT INTO library_audit (library, guild_id, user_id, action, detail, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                library,
+                None if guild_id is None else _check_id("guild_id", guild_id),
+                _check_id("user_id", user_id),
+                action,
+                None if detail is None else str(detail)[:500],
+                time.time() if at is None else float(at),
+            ),
+            write=True,
+        )
+        if row is None:  # pragma: no cover - an INSERT ... RETURNING always returns the row
+            raise RuntimeError("the database did not report the new event id")
+        return int(row[0])
+
+    async def library_events(self, library: str, limit: int = 20) -> list[LibraryEvent]:
+        """The library's most recent changes, newest first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, got {limit!r}")
+        rows = await self._all(
+            "SELECT id, library, guild_id, user_id, action, detail, created_at "
+            "FROM library_audit WHERE library = ? ORDER BY id DESC LIMIT ?",
+            (library, limit),
+        )
+        return [
+            LibraryEvent(
+                id=int(r[0]),
+                library=str(r[1]),
+                guild_id=None if r[2] is None else int(r[2]),
+                user_id=int(r[3]),
+                action=str(r[4]),
+                detail=r[5],
+                created_at=float(r[6]),
+            )
+            for r in rows
+        ]
+
+    async def count_library_events(self, library: str, action: str, since: float) -> int:
+        """How many `action` events the library had since `since` (Unix time): rate limits that
+        survive a restart and hold across processes sharing the store."""
+        row = await self._one(
+            "SELECT COUNT(*) FROM library_audit WHERE library = ? AND action = ? AND created_at >= ?",
+            (library, action, float(since)),
+        )
+        return int(row[0]) if row else 0
 
 
 class SettingsStore(SettingsStoreBase):

@@ -249,3 +249,27 @@ def test_run_without_a_token_opens_the_console_over_the_same_engine(runs: Runs) 
     assert "DISCORD_TOKEN" in run.stderr
     assert "bot> " in run.stdout and "Kilgrave" in run.stdout
     assert "That was **Krysten Ritter**" in run.stdout
+
+
+def test_library_option_builds_and_lists_a_server_library_apart(tmp_path: Path, runs: Runs) -> None:
+    """`--library ID` reads `<data>/libraries/ID` and writes `<index>/libraries/ID`; shared is untouched."""
+    import sqlite3
+
+    folder = tmp_path / "data" / "libraries" / "123"
+    folder.mkdir(parents=True)
+    (folder / "server-only.md").write_text(EXTRA_ARTICLE.replace("Harlem Herald", "Server Gazette"), "utf-8")
+    index = tmp_path / "index"
+    shutil.copytree(runs.index, index)
+    built = bot(["index", "--library", "123", "--corpus", str(runs.corpus), "--index", str(index)], tmp_path)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert (index / "libraries" / "123" / "CURRENT").is_file()
+    server = json_lines(bot(["passages", "--json", "--library", "123", "--index", str(index)], tmp_path))
+    assert {row["file"] for row in server} == {"server-only.md"}
+    shared = json_lines(bot(["passages", "--json", "--index", str(index)], tmp_path))
+    assert "server-only.md" not in {row["file"] for row in shared}
+    with sqlite3.connect(tmp_path / "data" / "settings.sqlite3") as db:
+        assert db.execute("SELECT library, user_id, action FROM library_audit").fetchall() == [
+            ("123", 0, "reindex")
+        ]
+    refused = bot(["passages", "--library", "../123", "--index", str(index)], tmp_path)
+    assert refused.returncode == 2 and "not a library name" in refused.stderr

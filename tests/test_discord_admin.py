@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from test_discord_support import ADMIN, MODERATOR, Services, command, invoke
+from test_discord_support import ADMIN, MODERATOR, OWNER_ID, Services, command, invoke
 
 from bot.discord_app.checks import GUILD_ONLY, NOT_ADMIN
 from bot.discord_app.cogs.admin import ALREADY_RUNNING
@@ -47,8 +47,9 @@ class FakeAttachment:
 
 
 async def _reindex(s: Services, **kwargs: Any) -> Any:
-    interaction = s.interaction(permissions=ADMIN, **kwargs)
-    await invoke(s.bot, command(s.bot, "reindex"), interaction)
+    """The shared library's reindex, by a bot owner (a server's own library: tests/test_libraries.py)."""
+    interaction = s.interaction(permissions=ADMIN, user_id=OWNER_ID, **kwargs)
+    await invoke(s.bot, command(s.bot, "reindex"), interaction, shared=True)
     return interaction
 
 
@@ -77,8 +78,8 @@ async def test_hot_reindex_serves_answers_throughout_and_refuses_a_second(
 
     monkeypatch.setattr(ProgressReporter, "__call__", gated_progress)
     old_version = engine.version
-    admin = services.interaction(permissions=ADMIN)
-    running = asyncio.create_task(invoke(bot, command(bot, "reindex"), admin))
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    running = asyncio.create_task(invoke(bot, command(bot, "reindex"), admin, shared=True))
     assert await asyncio.to_thread(entered.wait, 30)
 
     during = await asyncio.gather(*(_ask(services) for _ in range(4)))  # the rebuild holds the lock
@@ -154,8 +155,10 @@ async def test_progress_edits_are_throttled_from_a_worker_thread() -> None:
 
 
 async def _add(s: Services, attachment: FakeAttachment, replace: bool = False, **kwargs: Any) -> Any:
-    interaction = s.interaction(permissions=ADMIN, **kwargs)
-    await invoke(s.bot, command(s.bot, "corpus add"), interaction, file=attachment, replace=replace)
+    interaction = s.interaction(permissions=ADMIN, user_id=OWNER_ID, **kwargs)
+    await invoke(
+        s.bot, command(s.bot, "corpus add"), interaction, file=attachment, replace=replace, shared=True
+    )
     return interaction
 
 
@@ -212,6 +215,6 @@ async def test_corpus_add_and_list_are_admin_only(services: Services) -> None:
         services.bot, command(services.bot, "corpus add"), interaction, file=FakeAttachment("a.txt", b"x")
     )
     assert interaction.texts == [NOT_ADMIN]
-    listing = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "corpus list"), listing, page=1)
+    listing = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "corpus list"), listing, page=1, shared=True)
     assert "000-seed-ritter-colter.txt" in listing.texts[-1]

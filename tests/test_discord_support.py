@@ -26,6 +26,8 @@ from bot.engine import Engine
 from bot.settings_store import SettingsStore
 
 GUILD_ID = 700_000_000_000_000_001
+#: A bot owner (BOT_OWNER_IDS): the only one who may change the shared library (the shipped corpus).
+OWNER_ID = 790_000_000_000_000_001
 _ids = itertools.count(710_000_000_000_000_000)
 
 
@@ -200,6 +202,7 @@ def make_config(tmp_path: Path, **overrides: Any) -> Config:
         "cooldown_questions": 100,
         "cooldown_seconds": 30.0,
         "max_upload_bytes": 10_000,
+        "owner_ids": frozenset({OWNER_ID}),
         **overrides,
     }
     return Config(**values)

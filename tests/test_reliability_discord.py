@@ -25,6 +25,7 @@ from test_discord_messages import Payloads, _channel, _member, _mention, dbot  #
 from test_discord_support import (
     ADMIN,
     MODERATOR,
+    OWNER_ID,
     FakeChannel,
     Services,
     command,
@@ -354,7 +355,7 @@ async def test_rate_limited_progress_and_result_edits_do_not_lose_the_reindex_re
     its result reaches the admin in the channel instead of a misleading "busy"."""
     services.bot.get_cog("Admin").progress_interval = 0.0  # type: ignore[union-attr]
     posted: list[str] = []
-    admin = services.interaction(permissions=ADMIN, channel=PostingChannel(posted))
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID, channel=PostingChannel(posted))
     admin.user.mention = f"<@{admin.user.id}>"  # type: ignore[attr-defined]
     edits = 0
 
@@ -366,7 +367,7 @@ async def test_rate_limited_progress_and_result_edits_do_not_lose_the_reindex_re
 
     admin.edit_original_response = edit  # type: ignore[method-assign]
     version = services.engine.version
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     assert services.engine.version != version
     assert len(posted) == 1 and "Reindex done" in posted[0]
     assert not any(s.content == BUSY for s in admin.sent)
@@ -524,7 +525,7 @@ async def test_gateway_resume_firing_on_ready_again_neither_resyncs_nor_reloads(
             await asyncio.sleep(0)
         await asyncio.sleep(0.05)
         assert counts == {"load": 1, "warm_up": 1, "sync": 1}
-        assert len(bot.cogs) == 4  # ask, spoilers, admin, status
+        assert len(bot.cogs) == 5  # ask, spoilers, admin, status, library
     finally:
         await bot.close()
         await settings.close()

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_discord_support import ADMIN, Services, command, invoke
+from test_discord_support import ADMIN, OWNER_ID, Services, command, invoke
 from test_reply import parse
 
 from bot import cli
@@ -294,8 +294,8 @@ async def test_disk_full_during_a_discord_reindex_publishes_nothing_and_says_so(
     (engine.corpus_dir / "010-trish.md").write_text(_article("Kilgrave", 2), encoding="utf-8")
     version, versions = engine.version, _versions(engine.store)
     hits = _fail_when_writing(monkeypatch, target)
-    admin = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     assert hits == [target]
     final = admin.texts[-1]
     assert final.startswith("Reindex failed: the disk is full.") and "previous index" in final
@@ -305,8 +305,8 @@ async def test_disk_full_during_a_discord_reindex_publishes_nothing_and_says_so(
     await invoke(services.bot, command(services.bot, "ask"), asked, question=QUESTION)
     assert (asked.answers[0].content or "").startswith("> ")
     monkeypatch.undo()
-    again = services.interaction(permissions=ADMIN)  # space freed: the lock was released
-    await invoke(services.bot, command(services.bot, "reindex"), again)
+    again = services.interaction(permissions=ADMIN, user_id=OWNER_ID)  # space freed: the lock was released
+    await invoke(services.bot, command(services.bot, "reindex"), again, shared=True)
     assert again.texts[-1].startswith("Reindex done") and engine.version != version
 
 
@@ -347,8 +347,8 @@ async def test_nan_or_zero_vectors_from_the_model_are_refused_and_the_old_index_
         return vectors
 
     monkeypatch.setattr(engine.embedder, "embed", broken)
-    admin = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     assert "Reindex failed" in admin.texts[-1] and "NaN" in admin.texts[-1]
     assert engine.version == version and _versions(engine.store) == versions
 
@@ -360,8 +360,8 @@ async def test_an_empty_corpus_publishes_nothing_through_discord(services: Servi
         if path.suffix in (".txt", ".md", ".html"):
             path.unlink()
     version, versions = engine.version, _versions(engine.store)
-    admin = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     assert "Reindex failed" in admin.texts[-1] and "no readable articles" in admin.texts[-1]
     assert engine.version == version and _versions(engine.store) == versions
 
@@ -378,8 +378,8 @@ async def test_a_failing_spoiler_detector_tags_every_passage(
         raise RuntimeError("classifier exploded")
 
     monkeypatch.setattr("bot.build.detect_spoilers", broken)
-    admin = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     assert admin.texts[-1].startswith("Reindex done") and "spoiler detection failed" in admin.texts[-1]
     assert engine.snapshot is not None
     assert all(p.spoiler is None for p in engine.snapshot.index.passages)
@@ -413,16 +413,16 @@ async def test_a_cli_reindex_while_discord_reindexes_says_already_running(
 
     monkeypatch.setattr(ProgressReporter, "__call__", gated)
     monkeypatch.setattr("bot.engine.Embedder", lambda *args, **kwargs: embedder)
-    admin = services.interaction(permissions=ADMIN)
-    running = asyncio.create_task(invoke(bot, command(bot, "reindex"), admin))
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    running = asyncio.create_task(invoke(bot, command(bot, "reindex"), admin, shared=True))
     try:
         assert await asyncio.to_thread(entered.wait, 30)
         argv = ["index", "--corpus", str(engine.corpus_dir), "--index", str(engine.store.root)]
         code = await asyncio.to_thread(cli.main, argv)
         assert code == 3
         assert "a reindex is already running" in capsys.readouterr().err
-        second = services.interaction(permissions=ADMIN)
-        await invoke(bot, command(bot, "reindex"), second)
+        second = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+        await invoke(bot, command(bot, "reindex"), second, shared=True)
         assert second.texts[-1] == ALREADY_RUNNING
     finally:
         release.set()
@@ -517,9 +517,10 @@ async def test_the_event_loop_never_lags_during_real_questions_and_a_real_reinde
             return interaction
 
         started = time.perf_counter()
-        admin = services.interaction(permissions=ADMIN)
+        admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
         results = await asyncio.gather(
-            invoke(services.bot, command(services.bot, "reindex"), admin), *(ask(n) for n in range(12))
+            invoke(services.bot, command(services.bot, "reindex"), admin, shared=True),
+            *(ask(n) for n in range(12)),
         )
         busy = time.perf_counter() - started
         for n in range(12, 18):  # and questions against the new, bigger index

@@ -23,6 +23,7 @@ from bot.discord_app.channels import is_spoiler_channel, settings_channel_id
 from bot.discord_app.cooldown import Cooldown, Verdict
 from bot.discord_app.respond import Responder
 from bot.engine import Engine, is_more
+from bot.libraries import Libraries
 from bot.models import Answer
 from bot.render.reply import SpoilerMode
 from bot.settings_store import DEFAULT_MODE, SettingsStoreBase
@@ -107,8 +108,11 @@ class Answerer:
         memory: ConversationMemory,
         cooldown: Cooldown,
         view_for: ViewFactory | None = None,
+        libraries: Libraries | None = None,
     ) -> None:
         self.engine = engine
+        # Which articles answer: the server's own library and/or the shared one (DMs: shared only).
+        self.libraries = libraries
         self.settings = settings
         self.memory = memory
         self.cooldown = cooldown
@@ -152,7 +156,7 @@ class Answerer:
         owner = asked.key[1]
         if self.is_more(question):
             return await self._more(asked, turns, mode, watched)
-        answer = await self.engine.ask(question, history=history, mode=mode, watched=watched)
+        answer = await self._ask(asked, question, history=history, mode=mode, watched=watched)
         ids = _shown_ids(answer)
         if asked.remember and not self.engine.resolve(question, history).who_said_that:
             self.memory.remember(asked.key, question, ids, shown=len(ids))
@@ -177,8 +181,8 @@ class Answerer:
             start -= 1
         earlier = [t.question for t in turns[:start]][-HISTORY_TURNS:]
         shown = list(last.passage_ids)
-        answer = await self.engine.ask(
-            last.question, history=earlier, mode=mode, watched=watched, exclude=shown
+        answer = await self._ask(
+            asked, last.question, history=earlier, mode=mode, watched=watched, exclude=shown
         )
         ids = _shown_ids(answer)
         if not ids:
@@ -186,6 +190,13 @@ class Answerer:
         if asked.remember:
             self.memory.remember(asked.key, last.question, shown + ids, shown=len(shown) + len(ids))
         return Reply(list(answer.messages), ids, owner)
+
+    async def _ask(self, asked: Asked, question: str, **kwargs: Any) -> Answer:
+        """The engine call, routed to the libraries this server answers from."""
+        if self.libraries is None:
+            return await self.engine.ask(question, **kwargs)
+        shared_on = await self.settings.shared_library_on(asked.guild_id)
+        return await self.libraries.ask(question, guild_id=asked.guild_id, shared_on=shared_on, **kwargs)
 
     # ------------------------------------------------------------------ per-request settings
 

@@ -17,13 +17,17 @@ from bot.discord_app.errors import Denied
 if TYPE_CHECKING:
     from bot.discord_app.client import FanBot
 
-__all__ = ["admin_only", "is_admin", "is_moderator", "is_owner", "moderator_only"]
+__all__ = ["admin_only", "is_admin", "is_moderator", "is_owner", "moderator_only", "require_owner"]
 
 log = logging.getLogger(__name__)
 
 GUILD_ONLY = "That only works in a server, not in DMs."
 NOT_MODERATOR = "Only moderators (Manage Messages, or the server's moderator role) can do that."
 NOT_ADMIN = "Only server admins (Manage Server) or the bot owner can do that."
+NOT_OWNER = (
+    "Only the bot's owners can change the shared library; "
+    "this server's admins manage this server's own library (leave `shared` off)."
+)
 
 
 def _bot(interaction: discord.Interaction[Any]) -> FanBot:
@@ -69,6 +73,13 @@ async def is_admin(interaction: discord.Interaction[Any]) -> bool:
     if is_owner(interaction) or perms.administrator or perms.manage_guild:
         return True
     raise Denied(NOT_ADMIN)
+
+
+def require_owner(interaction: discord.Interaction[Any]) -> None:
+    """Denied unless the user is in BOT_OWNER_IDS: the shared library reaches every server, so
+    Manage Server in one of them is not enough (checked in code; no Discord default can grant it)."""
+    if not is_owner(interaction):
+        raise Denied(NOT_OWNER)
 
 
 moderator_only = app_commands.check(is_moderator)

@@ -33,6 +33,7 @@ from bot.discord_app.views import LeakReportButton, MoreQuotesButton, answer_vie
 from bot.engine import Engine
 from bot.fleet import Fleet, format_shards
 from bot.index.errors import IndexProblem
+from bot.libraries import Libraries
 from bot.settings_store import SettingsStoreBase
 
 __all__ = ["FanBot", "FanTree", "ShardedFanBot", "make_intents", "shard_options"]
@@ -81,6 +82,7 @@ class FanBot(commands.Bot):
         config: Config,
         cooldown: Cooldown | None = None,
         fleet: Fleet | None = None,
+        libraries: Libraries | None = None,
     ) -> None:
         # The bot never joins voice: skip the library's "PyNaCl/davey is not installed" start-up warnings.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -95,7 +97,13 @@ class FanBot(commands.Bot):
             **self._gateway_options(config),
             **owners,
         )
-        self.engine = engine
+        self.engine = engine  # the shared library's engine (the shipped corpus and index)
+        self.libraries = libraries or Libraries(
+            engine,
+            corpus_root=config.data_dir / "libraries",
+            cache_size=config.library_cache_size,
+            limits=config.library_limits(),
+        )
         self.settings = settings
         self.memory = memory
         self.config = config
@@ -103,7 +111,9 @@ class FanBot(commands.Bot):
         if fleet is not None:
             fleet.shards = self.shard_info
         self.cooldown = cooldown or Cooldown(config.cooldown_questions, config.cooldown_seconds)
-        self.answerer = Answerer(engine, settings, memory, self.cooldown, view_for=answer_view)
+        self.answerer = Answerer(
+            engine, settings, memory, self.cooldown, view_for=answer_view, libraries=self.libraries
+        )
         self._installed = False
 
     # ------------------------------------------------------------------ startup (once)
@@ -169,12 +179,12 @@ class FanBot(commands.Bot):
         """Add the cogs and the persistent buttons (idempotent)."""
         if self._installed:
             return
-        from bot.discord_app.cogs.admin import AdminCog
+        from bot.discord_app.cogs.admin import AdminCog, LibraryCog
         from bot.discord_app.cogs.ask import AskCog
         from bot.discord_app.cogs.spoilers import SpoilersCog
         from bot.discord_app.cogs.status import StatusCog
 
-        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self), StatusCog(self)):
+        for cog in (AskCog(self), SpoilersCog(self), AdminCog(self), StatusCog(self), LibraryCog(self)):
             await self.add_cog(cog)
         self.add_dynamic_items(MoreQuotesButton, LeakReportButton)
         self._installed = True

@@ -89,6 +89,8 @@ def attribution(hit: Hit, *, plain: bool = False) -> str:
             line += f" · [{label}](<{article.url}>)"
     elif outlet:
         line += f" · {outlet}"
+    if hit.library:
+        line += f" · {escape_text(hit.library)}"
     return line
 
 

@@ -6,6 +6,7 @@ to each other, and a reply is the natural way to follow up ("more", "who said th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,8 @@ HELP = """\
 • `/watched set show season`: finales of seasons you've seen show untagged in `/ask private:True` and DMs.
 • `/sources`: the articles I quote. **This leaked a spoiler** under an answer tells the moderators.
 • `/status`: which shard serves this server, which index answers, whether my database is well.
-Moderators: `/spoilers mode|status|reports|modrole`. Admins: `/corpus add`, `/reindex`."""
+Moderators: `/spoilers mode|status|reports|modrole`. Admins: `/corpus add|remove|list|history`, `/reindex`
+(this server's own library), `/library shared on|off`, `/library status`."""
 
 MAX_SEASON = 100
 
@@ -119,7 +121,13 @@ class AskCog(commands.Cog, name="Ask"):
         self, interaction: discord.Interaction[Any], page: app_commands.Range[int, 1] = 1
     ) -> None:
         await self.shows.refresh()
-        articles = self.bot.engine.sources()
+        guild_id = interaction.guild.id if interaction.guild is not None else None
+        shared_on = await self.bot.settings.shared_library_on(guild_id)
+        names = self.bot.libraries.libraries_for(guild_id, shared_on)
+        own = [n for n in names if n != "shared"]
+        mine = (await asyncio.to_thread(self.bot.libraries.engine, own[0])).sources() if own else []
+        shared = self.bot.engine.sources() if "shared" in names else []
+        articles = [*mine, *shared]
         if not articles:
             problem = self.bot.engine.problem or "no articles are indexed"
             await send_interaction(
@@ -128,6 +136,12 @@ class AskCog(commands.Cog, name="Ask"):
             return
         shows = self.shows.shows()
         header = [f"I quote from **{len(articles)}** article(s)."]
+        if own:
+            header.append(
+                f"This server's library: {len(mine)}; shared library: "
+                + (f"{len(shared)}" if shared_on else "off")
+                + "."
+            )
         if shows:
             header.append("Shows: " + ", ".join(escape_text(s) for s in shows))
         pages = paginate([*header, *(source_line(a) for a in articles)])
