@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_discord_support import ADMIN, Services, command, invoke
+from test_discord_support import ADMIN, GUILD_ID, Services, command, invoke
 
 from bot.ingest.fetch import FetchLimits, FetchRefused, check_url, fetch_page, page_file_name, with_source
 
@@ -191,7 +191,8 @@ async def test_corpus_add_url_end_to_end_through_discord(services: Services, sit
     interaction = services.interaction(permissions=ADMIN)
     await invoke(services.bot, command(services.bot, "corpus add"), interaction, url=f"{site}/article")
     assert "reindexed" in interaction.texts[-1], interaction.texts
-    answer = await services.engine.ask("who kept the secret in harbor lights")
+    # an admin's link lands in the server's own library, answered alongside the shared one
+    answer = await services.bot.libraries.ask("who kept the secret in harbor lights", guild_id=GUILD_ID)
     assert any("ferry captain" in hit.passage.text for hit in answer.hits)
     other = services.interaction(permissions=ADMIN)
     await invoke(services.bot, command(services.bot, "corpus add"), other, url="http://169.254.169.254/x")
