@@ -542,7 +542,6 @@ def cmd_add(args: argparse.Namespace, config: Config) -> int:
 def cmd_status(args: argparse.Namespace, config: Config) -> int:
     """Read every process's heartbeat row and the database's health; exit 1 if the database is down."""
     import asyncio
-    import dataclasses
     import sqlite3
 
     from bot.fleet import format_status, gather_status
@@ -558,7 +557,7 @@ def cmd_status(args: argparse.Namespace, config: Config) -> int:
 
     async def gather() -> dict[str, Any]:
         # A status check reports a dead database at once instead of waiting for it like a start does.
-        settings = await open_settings(dataclasses.replace(config, database_wait_seconds=2.0))
+        settings = await open_settings(config.model_copy(update={"database_wait_seconds": 2.0}))
         try:
             return await gather_status(
                 settings, heartbeat_seconds=config.heartbeat_seconds, index_dir=args.index

@@ -294,6 +294,12 @@ class Engine:
         snapshot = self._snapshot
         if snapshot is None:
             return self._unavailable(question)
+        if query.context is not None and not query.skip and not query.who_said_that:
+            # "best pizza topping?" after a question about Kilgrave is a new question, not a follow-up:
+            # a message whose own specific words the corpus never uses cannot continue a talk about it
+            specific, unknown = snapshot.retriever.specific_words(snapshot.retriever.expand(query.text))
+            if specific and len(unknown) == len(specific):
+                query = Query(query.text)
         return snapshot, query, self._texts_to_embed(snapshot, query)
 
     def _foreign(self, question: str, snapshot: Snapshot) -> Answer:

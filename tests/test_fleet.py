@@ -30,7 +30,7 @@ from bot.index.store import IndexStore
 from bot.settings_postgres import PostgresSettingsStore, advisory_key, redact_url
 from bot.settings_store import ProcessInfo, SettingsStore, SettingsUnavailable
 
-QUESTION = "who plays jessica jones?"
+QUESTION = "how does jessica feel after killing kilgrave?"
 
 
 def _twin(engine: Engine, embedder: Embedder) -> Engine:
@@ -338,7 +338,7 @@ def test_status_when_the_database_is_down(
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("fleet_worker.py")
-ARTICLES = ROOT / "tests" / "fixtures" / "retrieval" / "alpha" / "articles"
+ARTICLES = ROOT / "datasets" / "fanqa" / "articles"  # the folded-in fixtures: fx-alpha-*
 GUILD, CHANNEL = 900_000_000_000_000_001, 900_000_000_000_000_002
 
 
@@ -408,7 +408,7 @@ async def test_two_bot_processes_share_settings_and_every_index_version(
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     for name in ("100-stranger-things-s1-recap.txt", "103-severance-interview.txt"):
-        shutil.copy(ARTICLES / name, corpus / name)
+        shutil.copy(ARTICLES / f"fx-alpha-{name}", corpus / name)
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("SHARD_IDS", "SHARD_COUNT", "DISCORD_TOKEN")},
         "PYTHONPATH": str(ROOT),
@@ -446,7 +446,7 @@ async def test_two_bot_processes_share_settings_and_every_index_version(
         assert joyce_a["messages"] == joyce_b["messages"] and "Winona Ryder" in joyce_a["messages"][0]
 
         # A new article, reindexed through B: A serves it.
-        shutil.copy(ARTICLES / "105-copper-valley-interview.txt", corpus)
+        shutil.copy(ARTICLES / "fx-alpha-105-copper-valley-interview.txt", corpus / "105-copper-valley-interview.txt")
         second = await b.call(op="reindex")
         await a.call(op="wait_version", version=second["version"], timeout=10)
         shaft = await a.call(op="ask", question="what happened in the north shaft collapse in copper valley?")
@@ -454,7 +454,7 @@ async def test_two_bot_processes_share_settings_and_every_index_version(
         assert any(p.startswith("105-copper-valley") for p in shaft["passage_ids"])
 
         # Both reindex at once: one builds, the other is told a reindex is running; both serve it.
-        shutil.copy(ARTICLES / "101-punisher-s1-review.md", corpus)
+        shutil.copy(ARTICLES / "fx-alpha-101-punisher-s1-review.md", corpus / "101-punisher-s1-review.md")
         before = _versions(index)
         await asyncio.gather(a.send(op="reindex"), b.send(op="reindex"))
         results = await asyncio.gather(a.receive(), b.receive())

@@ -89,7 +89,7 @@ async def test_open_creates_folders_and_records_schema_version(db_path: Path) ->
         assert await store.schema_version() == SCHEMA_VERSION
     assert db_path.is_file()
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
 
