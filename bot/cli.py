@@ -225,7 +225,8 @@ def cmd_index(args: argparse.Namespace, config: Config) -> int:
         except IndexProblem as exc:
             print(f"building the index: {exc}", file=sys.stderr)
     try:
-        engine.corpus_dir.mkdir(parents=True, exist_ok=True)
+        if getattr(args, "library", "shared") != "shared":
+            engine.corpus_dir.mkdir(parents=True, exist_ok=True)  # a server's library starts empty
         if config.database_url:
             report = _reindex_with_database(engine, config)
         else:

@@ -824,13 +824,13 @@ async def test_a_newline_in_a_file_name_stays_on_its_line_on_discord(services: S
     corpus = services.engine.corpus_dir
     (corpus / "notes\nforged: all good.pdf").write_bytes(b"%PDF")
     (corpus / "new\nline.txt").write_text(_article("Kilgrave", 6).split("---\n", 2)[2], encoding="utf-8")
-    admin = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "reindex"), admin)
+    admin = services.interaction(permissions=ADMIN, user_id=OWNER_ID)  # the shipped corpus: owners only
+    await invoke(services.bot, command(services.bot, "reindex"), admin, shared=True)
     lines = admin.texts[-1].splitlines()
     assert lines[0].startswith("Reindex done")
     assert "added: new\\nline.txt" in lines  # was: "added: new" and a line "line.txt"
     assert any(line.startswith("  - notes\\nforged: all good.pdf: unsupported file type") for line in lines)
     assert not any(line.startswith(("line.txt", "forged")) for line in lines)
-    listing = services.interaction(permissions=ADMIN)
-    await invoke(services.bot, command(services.bot, "corpus list"), listing, page=1)
+    listing = services.interaction(permissions=ADMIN, user_id=OWNER_ID)
+    await invoke(services.bot, command(services.bot, "corpus list"), listing, page=1, shared=True)
     assert any(line.startswith("• `new\\nline.txt` (") for line in listing.texts[-1].splitlines())
