@@ -446,7 +446,9 @@ async def test_two_bot_processes_share_settings_and_every_index_version(
         assert joyce_a["messages"] == joyce_b["messages"] and "Winona Ryder" in joyce_a["messages"][0]
 
         # A new article, reindexed through B: A serves it.
-        shutil.copy(ARTICLES / "fx-alpha-105-copper-valley-interview.txt", corpus / "105-copper-valley-interview.txt")
+        shutil.copy(
+            ARTICLES / "fx-alpha-105-copper-valley-interview.txt", corpus / "105-copper-valley-interview.txt"
+        )
         second = await b.call(op="reindex")
         await a.call(op="wait_version", version=second["version"], timeout=10)
         shaft = await a.call(op="ask", question="what happened in the north shaft collapse in copper valley?")

@@ -679,9 +679,7 @@ def test_a_reindex_still_takes_the_lock_and_cleans_leftovers(engine: Engine) -> 
 # ---------------------------------------------------------------------- bad index paths
 
 
-def _run_cli(
-    monkeypatch: pytest.MonkeyPatch, embedder: Embedder, capsys: Any, *argv: str
-) -> tuple[int, str]:
+def _run_cli(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, capsys: Any, *argv: str) -> tuple[int, str]:
     monkeypatch.setattr("bot.engine.Embedder", lambda *args, **kwargs: embedder)  # one model per session
     code = cli.main(list(argv))
     captured = capsys.readouterr()
@@ -800,9 +798,10 @@ def test_a_really_full_disk_during_a_cli_reindex_says_the_disk_is_full(
     engine: Engine, tmp_path: Path
 ) -> None:
     """The index folder on a 16 KB tmpfs: the seed corpus's vectors alone (29 KB) do not fit."""
-    if shutil.which("unshare") is None or subprocess.run(
-        ["unshare", "--map-root-user", "--mount", "true"], capture_output=True
-    ).returncode:
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True).returncode
+    ):
         pytest.skip("no user namespaces here to mount a small tmpfs (the emulated case runs)")
     index = tmp_path / "small"
     index.mkdir()
