@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.ingest.corpus import load_corpus
+from bot.ingest.junk import drop_junk
 from bot.ingest.readers import IngestError, read_article
 from bot.models import Article
 
@@ -110,7 +111,8 @@ def write(root: Path, name: str, content: str | bytes) -> Path:
 
 
 def read(root: Path, name: str, content: str | bytes) -> Article:
-    return read_article(write(root, name, content), root)
+    """An article as ingest hands it on: read, then junk paragraphs dropped by the learned model."""
+    return drop_junk(read_article(write(root, name, content), root))
 
 
 def body(article: Article) -> str:
