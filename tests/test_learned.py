@@ -188,3 +188,14 @@ def test_imports_point_one_way(contract: str) -> None:
     tool = Path(sys.executable).with_name(contract)
     out = subprocess.run([str(tool)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+
+
+def test_every_html_article_of_fanqa_gets_its_title_and_outlet() -> None:
+    from bot.ingest.readers import read_article
+
+    root = DEFAULT_ROOT / "articles"
+    pages = sorted(root.glob("*.html"))
+    assert len(pages) >= 50
+    for page in pages:
+        meta = read_article(page, root).meta
+        assert meta.title and meta.outlet, page.name
