@@ -219,29 +219,16 @@ class Retriever:
                 "question_alone": 0.0,
             }
             return Candidates(np.zeros(0, dtype=np.int64), empty, query)
-        excluded = set(exclude)
-        chosen: list[int] = []
-        for position in top_indices(final, final.size):
-            row = int(rows[position])
-            if excluded and self.index.passages[row].id in excluded:
-                continue
-            if self._duplicate(row, [int(rows[c]) for c in chosen]):
-                continue
-            chosen.append(int(position))
-            if len(chosen) >= count:
-                break
-        picked = np.asarray(chosen, dtype=np.int64)
+        picked = self._distinct(rows, final, count, set(exclude))
         cand_rows = rows[picked]
         lexical_query = self.aliases.without_shows(query_text) or query_text
         lexical = self._lexical.scores(lexical_query)[cand_rows]
         show_state, season_state = self._season.match(query_text, cand_rows)
         cues = self._meta[cand_rows]
+        passages = [self.index.passages[int(r)] for r in cand_rows]  # parsed once, used twice
         wanted = {t for t in tokens(lexical_query) if t not in generic_tokens()}
         coverage = np.array(
-            [
-                len(wanted & set(tokens(lexical_text_of(p)))) / max(1, len(wanted))
-                for p in (self.index.passages[int(r)] for r in cand_rows)
-            ],
+            [len(wanted & set(tokens(lexical_text_of(p)))) / max(1, len(wanted)) for p in passages],
             dtype=np.float32,
         )
         plain = self._dense.exact(cand_rows, np.asarray(query_vector, dtype=np.float32))
@@ -263,7 +250,6 @@ class Retriever:
             if named
             else np.zeros(cand_rows.size)
         )
-        passages = [self.index.passages[int(r)] for r in cand_rows]
         features = np.column_stack(
             [
                 final[picked],
@@ -296,6 +282,36 @@ class Retriever:
             "names_show": float(bool(self._season.question_scope(query_text)[0])),
         }
         return Candidates(cand_rows, features, query)
+
+    def _distinct(self, rows: np.ndarray, final: np.ndarray, count: int, excluded: set[str]) -> np.ndarray:
+        """Positions of the best `count` rows, skipping excluded passages and near-duplicates of a
+        better one. The vectors of the leading rows are read once, in one pass (not per pair)."""
+        chosen: list[int] = []
+        order = top_indices(final, final.size)
+        block = 4 * count
+        for start in range(0, order.size, block):
+            positions = order[start : start + block]
+            block_rows = rows[positions]
+            sort = np.argsort(block_rows, kind="stable")  # sequential reads
+            vectors = np.empty((positions.size, self._vectors.shape[1]), dtype=np.float32)
+            vectors[sort] = self._dense.rows(block_rows[sort])
+            kept_vectors = [vectors[i] for i in range(0)]
+            if chosen:
+                kept_vectors = list(self._dense.rows(rows[np.asarray(chosen)]))
+            for i, position in enumerate(positions):
+                row = int(rows[position])
+                if excluded and self.index.passages[row].id in excluded:
+                    continue
+                if (
+                    kept_vectors
+                    and (np.stack(kept_vectors) @ vectors[i] >= self.settings.duplicate_cosine).any()
+                ):
+                    continue
+                chosen.append(int(position))
+                kept_vectors.append(vectors[i])
+                if len(chosen) >= count:
+                    return np.asarray(chosen, dtype=np.int64)
+        return np.asarray(chosen, dtype=np.int64)
 
     def _named_speakers(self, query_text: str) -> list[int]:
         """Codes (see SearchFeatures.speaker_of) of the speakers the question names ("colter")."""
@@ -375,18 +391,7 @@ class Retriever:
             return []
         if prefer_speakers is None:
             prefer_speakers = wants_quote(query_text)
-        excluded = set(exclude)
-        wanted = max(200, 4 * (k + skip) + len(excluded))
-        rows, score, _dense, best, _scanned = self._scored(
-            query_vector,
-            query_text,
-            context_vector=context_vector,
-            context_weight=context_weight,
-            prefer_speakers=prefer_speakers,
-            focus_vector=focus_vector,
-            shortlist=max(SHORTLIST, wanted + 56),
-        )
-        if self.learned is not None:
+        if self.learned is not None:  # the learned path scores once, in candidate_table
             return self._learned_search(
                 query_vector,
                 query_text,
@@ -398,6 +403,17 @@ class Retriever:
                 prefer_speakers=prefer_speakers,
                 focus_vector=focus_vector,
             )
+        excluded = set(exclude)
+        wanted = max(200, 4 * (k + skip) + len(excluded))
+        rows, score, _dense, best, _scanned = self._scored(
+            query_vector,
+            query_text,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            prefer_speakers=prefer_speakers,
+            focus_vector=focus_vector,
+            shortlist=max(SHORTLIST, wanted + 56),
+        )
         follow_up = context_vector is not None and context_weight > 0
         if not self.is_on_topic(np.array([best], dtype=np.float32), query_text, follow_up=follow_up):
             return []
