@@ -7,6 +7,7 @@ holds only JSON lines; logs and progress go to standard error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -115,10 +116,23 @@ def _quiet_libraries() -> None:
         pass
 
 
-def _engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _engine(args: argparse.Namespace, config: Config | None = None):  # type: ignore[no-untyped-def]
     from bot.engine import Engine
 
-    return Engine(getattr(args, "corpus", Path("corpus")), args.index)
+    engine = Engine(getattr(args, "corpus", Path("corpus")), args.index)
+    if config is not None and config.database_url:
+        # Bot processes on other machines build under the database's lock, which this command does
+        # not hold: it must neither build nor clean up "leftovers" that may be their build.
+        engine.store.lock_factory = _held_by_the_bot_processes
+    return engine
+
+
+@contextlib.contextmanager
+def _held_by_the_bot_processes() -> Iterator[None]:
+    from bot.index.errors import ReindexRunning
+
+    raise ReindexRunning("with DATABASE_URL set, build the index with `python -m bot index` or /reindex")
+    yield
 
 
 def _progress_bar():  # type: ignore[no-untyped-def]
@@ -251,7 +265,7 @@ def answer_json(row_id: Any, answer) -> dict[str, Any]:  # type: ignore[no-untyp
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    engine = _engine(args)
+    engine = _engine(args, config)
     if not _load(engine):
         return 1
     if args.questions:
@@ -317,7 +331,7 @@ def _ensure_index(engine, args: argparse.Namespace) -> bool:  # type: ignore[no-
 
 
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
-    engine = _engine(args)
+    engine = _engine(args, config)
     if not _ensure_index(engine, args):
         return 1
     engine.embedder.warm_up()
