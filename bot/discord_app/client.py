@@ -151,7 +151,7 @@ class FanBot(commands.Bot):
 
     async def load_index(self) -> None:
         """Open the index off the event loop; a missing or broken one is reported, not fatal."""
-        if self.engine.version is not None and not self.engine.stale():
+        if self.fleet is not None and self.engine.version is not None and not self.engine.stale():
             # The fleet's first check already loaded the current version; still tidy up after builds
             # that died (when no process is building now).
             await asyncio.to_thread(self.engine.store.clean_leftovers)
