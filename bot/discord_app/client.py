@@ -144,8 +144,9 @@ class FanBot(commands.Bot):
         return ("shard " if ids is not None and len(ids) == 1 else "shards ") + format_shards(ids, count)
 
     def _shards_known(self) -> None:
-        """Name the shards in every log line from now on, and tell `status` at once."""
-        SHARD_TAG.label = self.shard_label()
+        """Name the shards in every log line from now on (once known), and tell `status` at once."""
+        if self.shard_count is not None:
+            SHARD_TAG.label = self.shard_label()
         if self.fleet is not None and self.fleet.register:
             self.fleet.spawn(self.fleet.beat())
 
