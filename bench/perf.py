@@ -754,7 +754,7 @@ def cmd_concurrency(args: argparse.Namespace) -> str:
 
 # ----------------------------------------------------------------------------- several processes
 
-FLEET_ARTICLES = ROOT / "tests" / "fixtures" / "retrieval" / "alpha" / "articles"
+FLEET_ARTICLES = ROOT / "datasets" / "fanqa" / "articles"  # the folded-in fixtures: fx-alpha-*
 
 
 async def _settings_reads(url: str, reads: int) -> dict[str, Any]:
@@ -863,7 +863,7 @@ def _reindex_to_served(url: str, rounds: int, folder: Path) -> dict[str, Any]:
     corpus and the other is timed from the publisher's announcement to serving the new version."""
     corpus, index = folder / "corpus", folder / "index"
     corpus.mkdir()
-    names = sorted(p.name for p in FLEET_ARTICLES.iterdir())
+    names = sorted(p.name for p in FLEET_ARTICLES.glob("fx-alpha-*"))
     for name in names[:3]:
         shutil.copy(FLEET_ARTICLES / name, corpus / name)
     env = {

@@ -7,6 +7,7 @@ holds only JSON lines; logs and progress go to standard error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import logging
@@ -161,7 +162,21 @@ def _engine(args: argparse.Namespace, config: Config | None = None):  # type: ig
     """The engine of --library (default: shared, the --corpus/--index pair as before)."""
     library = getattr(args, "library", "shared")
     libraries = _libraries(args, config)
-    return libraries.shared if library == "shared" else libraries.engine(library, load=False)
+    engine = libraries.shared if library == "shared" else libraries.engine(library, load=False)
+    if config is not None and (config.database_url or "").startswith(("postgres://", "postgresql")):
+        # Bot processes on other machines build under the database's lock, which this command does
+        # not hold: it must neither build nor clean up "leftovers" that may be their build. (`index`
+        # takes the database lock itself: its fleet replaces this refusal.)
+        engine.store.lock_factory = _held_by_the_bot_processes
+    return engine
+
+
+@contextlib.contextmanager
+def _held_by_the_bot_processes() -> Iterator[None]:
+    from bot.index.errors import ReindexRunning
+
+    raise ReindexRunning("with DATABASE_URL set, build the index with `python -m bot index` or /reindex")
+    yield
 
 
 def _audit(config: Config, library: str, action: str, detail: str | None = None) -> None:

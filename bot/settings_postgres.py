@@ -219,11 +219,17 @@ class PostgresSettingsStore(SettingsStoreBase):
                 )
                 log.info("Settings database (PostgreSQL) migrated to schema version %d", target)
 
-    async def close(self) -> None:
-        """Close the pool. Safe to call twice."""
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the pool, waiting up to `timeout` for connections in use (a reindex holding the lock),
+        then cutting them: a shutdown must not hang on a build. Safe to call twice."""
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), timeout)
+        except TimeoutError:
+            log.warning("closing the PostgreSQL pool timed out; terminating its connections")
+            pool.terminate()
 
     def where(self) -> str:
         return f"PostgreSQL {redact_url(self.url)}"

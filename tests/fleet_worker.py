@@ -47,8 +47,6 @@ async def main() -> None:
     settings = await open_settings(config)
     engine = Engine(config.corpus_dir, config.index_dir)
     await asyncio.to_thread(engine.embedder.warm_up)
-    with contextlib.suppress(IndexProblem):  # no index yet: the first reindex (here or elsewhere) brings one
-        await asyncio.to_thread(engine.load)
     ids = list(config.shard_ids) if config.shard_ids else None
     fleet = Fleet(
         engine,
@@ -56,7 +54,13 @@ async def main() -> None:
         shards=lambda: (ids, config.shard_count),
         heartbeat_seconds=config.heartbeat_seconds,
     )
-    await fleet.start()
+    await fleet.start()  # before loading, as FanBot.setup_hook does: the shared lock guards the cleanup
+    if engine.version is None:
+        with contextlib.suppress(
+            IndexProblem
+        ):  # no index yet: the first reindex (here or elsewhere) brings one
+            await asyncio.to_thread(engine.load)
+    await fleet.beat()
     catch_ups: list[float] = []  # seconds each swap to a version published elsewhere took here
     real_catch_up = engine.catch_up
 

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -107,6 +108,7 @@ class PgServer:
                         "pg_ctl", "-D", str(datadir), "-l", str(base / "server.log"), "-w", "-t", "60",
                         "-o", f"-h 127.0.0.1 -p {server.port} -k {base} {FAST}", "start",
                     )  # fmt: skip
+                    server._watch_parent()
                     return server
                 except subprocess.CalledProcessError as exc:
                     last = exc
@@ -116,14 +118,32 @@ class PgServer:
             shutil.rmtree(base, ignore_errors=True)
             raise
 
-    def _command(self, program: str, *args: str) -> None:
+    def _argv(self, program: str, *args: str) -> list[str]:
         command = [str(self.bindir / program), *args]
         if self.user is not None:
             runuser = shutil.which("runuser") or next(
                 (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), "runuser"
             )
             command = [runuser, "-u", self.user, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, text=True, cwd="/")
+        return command
+
+    def _command(self, program: str, *args: str) -> None:
+        subprocess.run(self._argv(program, *args), check=True, capture_output=True, text=True, cwd="/")
+
+    def _watch_parent(self) -> None:
+        """A detached watchdog stops the server and removes its folder if this process dies without
+        `stop()` (killed by a timeout, Ctrl-C twice): no server outlives the tests that started it."""
+        stop = " ".join(
+            shlex.quote(a) for a in self._argv("pg_ctl", "-D", str(self.datadir), "-m", "immediate", "stop")
+        )
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+            f"{stop} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.datadir.parent))}"
+        )
+        subprocess.Popen(
+            ["sh", "-c", script], start_new_session=True, cwd="/",
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):

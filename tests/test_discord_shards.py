@@ -119,6 +119,7 @@ async def test_shard_settings_reach_the_auto_sharded_bot(
 async def test_log_lines_name_the_shards_once_known(
     engine: Engine, settings: SettingsStore, tmp_path: Path, restore_logging: None
 ) -> None:
+    SHARD_TAG.label = ""
     stream = io.StringIO()
     setup_logging("INFO", stream=stream)
     bot = _bot(engine, settings, make_config(tmp_path, shard_count=8, shard_ids=(4, 5, 6, 7)))

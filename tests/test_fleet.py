@@ -5,6 +5,7 @@ processes against one PostgreSQL server.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -544,3 +545,41 @@ async def test_the_index_command_builds_under_the_database_lock_and_announces(
             assert [r["process_id"] for r in await settings.processes()] == [fleet.process_id]
         finally:
             await fleet.stop()
+
+
+async def test_cleaning_up_after_dead_builds_respects_another_machines_build(
+    engine: Engine, embedder: Embedder, pg_url: str, tmp_path: Path
+) -> None:
+    """A starting process removes `.building-*` folders only when no process anywhere is building:
+    under the database lock, which the fleet installs before the index is loaded."""
+    leftover = engine.store.versions_dir / ".building-v0-from-another-machine"
+    async with _fleets(engine, embedder, pg_url) as (_a, _b, other):
+        leftover.mkdir()
+        taken, release = threading.Event(), threading.Event()
+
+        def build_elsewhere() -> None:
+            with other.store.reindex_lock():
+                taken.set()
+                release.wait(10)
+
+        holder = asyncio.get_running_loop().run_in_executor(None, build_elsewhere)
+        try:
+            await asyncio.to_thread(taken.wait, 10)
+            assert await asyncio.to_thread(engine.store.clean_leftovers) == []
+            assert leftover.is_dir()  # someone is building: it may be theirs
+        finally:
+            release.set()
+            await holder
+        assert await asyncio.to_thread(engine.store.clean_leftovers) == [leftover]
+
+    # A command-line `ask` with DATABASE_URL holds no database lock: it never cleans up (or builds).
+    leftover.mkdir()
+    from bot.cli import _engine
+    from bot.config import Config
+
+    args = argparse.Namespace(corpus=engine.corpus_dir, index=engine.store.root)
+    reader = _engine(args, Config(database_url=pg_url))
+    await asyncio.to_thread(reader.load)
+    assert reader.version == engine.version and leftover.is_dir()
+    with pytest.raises(ReindexRunning):
+        await reader.reindex()

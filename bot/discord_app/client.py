@@ -123,10 +123,14 @@ class FanBot(commands.Bot):
         return {}
 
     async def setup_hook(self) -> None:
+        if self.fleet is not None:
+            # First: loading cleans up after interrupted builds, which needs the lock every process
+            # shares (with PostgreSQL, not the file lock), or it could delete another machine's build.
+            await self.fleet.start()
         await self.load_index()
         await self.warm_up()
         if self.fleet is not None:
-            await self.fleet.start()
+            await self.fleet.beat()  # with the index version now
         await self.install()
         await self.sync_commands()
 
@@ -150,13 +154,19 @@ class FanBot(commands.Bot):
         return ("shard " if ids is not None and len(ids) == 1 else "shards ") + format_shards(ids, count)
 
     def _shards_known(self) -> None:
-        """Name the shards in every log line from now on, and tell `status` at once."""
-        SHARD_TAG.label = self.shard_label()
+        """Name the shards in every log line from now on (once known), and tell `status` at once."""
+        if self.shard_count is not None:
+            SHARD_TAG.label = self.shard_label()
         if self.fleet is not None and self.fleet.register:
             self.fleet.spawn(self.fleet.beat())
 
     async def load_index(self) -> None:
         """Open the index off the event loop; a missing or broken one is reported, not fatal."""
+        if self.fleet is not None and self.engine.version is not None and not self.engine.stale():
+            # The fleet's first check already loaded the current version; still tidy up after builds
+            # that died (when no process is building now).
+            await asyncio.to_thread(self.engine.store.clean_leftovers)
+            return
         try:
             await asyncio.to_thread(self.engine.load)
         except IndexProblem as exc:
