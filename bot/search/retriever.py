@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,6 +65,19 @@ def embedding_text(passage: Passage) -> str:
     """What the model sees for a passage: its words and speaker. Headings stay out: an FAQ question
     heading would outweigh a short answer under it (BM25 still sees the heading)."""
     return f"{passage.speaker}: {passage.text}" if passage.speaker else passage.text
+
+
+class _Scores(NamedTuple):
+    """One question's scoring pass (see Retriever._score_parts)."""
+
+    rows: np.ndarray
+    final: np.ndarray
+    dense: np.ndarray
+    best: float
+    approximate: np.ndarray
+    vector: np.ndarray  # the mixed query vector the dense scores are cosines with
+    lexical_query: str  # the question without show names, as BM25 read it
+    lexical: np.ndarray  # BM25 shares of every passage (before lexical_weight)
 
 
 def top_indices(scores: np.ndarray, count: int) -> np.ndarray:
@@ -147,6 +161,30 @@ class Retriever:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
         """(rows, final scores, dense scores of those rows, best dense score of all, approximate
         final scores of all): rows are every passage of a small index, or the shortlist."""
+        parts = self._score_parts(
+            query_vector,
+            query_text,
+            context_vector=context_vector,
+            context_weight=context_weight,
+            prefer_speakers=prefer_speakers,
+            focus_vector=focus_vector,
+            shortlist=shortlist,
+        )
+        return parts.rows, parts.final, parts.dense, parts.best, parts.approximate
+
+    def _score_parts(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        *,
+        context_vector: np.ndarray | None,
+        context_weight: float,
+        prefer_speakers: bool,
+        focus_vector: np.ndarray | None,
+        shortlist: int,
+    ) -> _Scores:
+        """`_scored`, keeping what the learned short list reuses: the mixed query vector, the
+        show-free lexical query and its BM25 shares (computed once per question)."""
         vector = self.query_vector(
             query_vector,
             context_vector=context_vector,
@@ -154,8 +192,9 @@ class Retriever:
             focus_vector=focus_vector,
         )
         scanned = self._dense.scores(vector)
-        lexical_text = self.aliases.without_shows(query_text) or query_text
-        extra = self.settings.lexical_weight * self._lexical.scores(lexical_text)
+        lexical_query = self.aliases.without_shows(query_text) or query_text
+        lexical = self._lexical.scores(lexical_query)
+        extra = self.settings.lexical_weight * lexical
         if prefer_speakers:
             extra = extra + self.settings.speaker_bonus * self._speakers
             named = self._named_speakers(query_text)
@@ -180,7 +219,7 @@ class Retriever:
             # judged on the whole question too: "is the punisher too long" is about the Punisher.
             plain = self._dense.exact(rows[top_indices(final, min(CANDIDATES, final.size))], query_vector)
             best = max(best, float(plain.max()))
-        return rows, final, dense, best, approximate
+        return _Scores(rows, final, dense, best, approximate, vector, lexical_query, lexical)
 
     def candidate_table(
         self,
@@ -196,7 +235,7 @@ class Retriever:
     ) -> Candidates:
         """The best `count` passages by the blended score, with the features the learned ranker
         and abstention read (see bot.search.rerank)."""
-        rows, final, dense, best, _ = self._scored(
+        parts = self._score_parts(
             query_vector,
             query_text,
             context_vector=context_vector,
@@ -205,6 +244,7 @@ class Retriever:
             focus_vector=focus_vector,
             shortlist=max(SHORTLIST, count + len(exclude) + 56),
         )
+        rows, final, dense, best = parts.rows, parts.final, parts.dense, parts.best
         specific, unknown = self.specific_words(query_text)
         words = len(tokens(query_text))
         follow_up = float(context_vector is not None and context_weight > 0)
@@ -217,12 +257,14 @@ class Retriever:
                 "follow_up": follow_up,
                 "words": words,
                 "question_alone": 0.0,
+                "coverage": 0.0,
+                "names_show": 0.0,
             }
             return Candidates(np.zeros(0, dtype=np.int64), empty, query)
         picked = self._distinct(rows, final, count, set(exclude))
         cand_rows = rows[picked]
-        lexical_query = self.aliases.without_shows(query_text) or query_text
-        lexical = self._lexical.scores(lexical_query)[cand_rows]
+        lexical_query = parts.lexical_query
+        lexical = parts.lexical[cand_rows]
         show_state, season_state = self._season.match(query_text, cand_rows)
         cues = self._meta[cand_rows]
         passages = [self.index.passages[int(r)] for r in cand_rows]  # parsed once, used twice
@@ -232,13 +274,7 @@ class Retriever:
             dtype=np.float32,
         )
         plain = self._dense.exact(cand_rows, np.asarray(query_vector, dtype=np.float32))
-        vector = self.query_vector(
-            query_vector,
-            context_vector=context_vector,
-            context_weight=context_weight,
-            focus_vector=focus_vector,
-        )
-        sentence = self._sentences.best(cand_rows, vector) if self._sentences is not None else None
+        sentence = self._sentences.best(cand_rows, parts.vector) if self._sentences is not None else None
         dense_c = dense[picked]
         if sentence is None:
             sentence = dense_c.copy()
