@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 # Zero-width and bidirectional control characters: invisible, and able to disguise names or
 # reorder what a reader sees.
@@ -97,3 +98,20 @@ def is_spoiler_warning(text: str) -> bool:
     """A short line that warns of spoilers ("Spoilers ahead for season 1!"): a label, never a reveal."""
     folded = fold(text)
     return "spoiler" in folded and len(folded.split()) <= 16
+
+
+def phrase_starts(text: str, phrase: str) -> Iterator[int]:
+    """Where `phrase` occurs in `text` as whole words ("st" is not in "first"), left to right."""
+    start = text.find(phrase) if phrase else -1
+    while start >= 0:
+        end = start + len(phrase)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not before.isalnum() and not after.isalnum():
+            yield start
+        start = text.find(phrase, start + 1)
+
+
+def find_phrase(text: str, phrase: str) -> int:
+    """The first whole-word occurrence of `phrase` in `text`, or -1."""
+    return next(phrase_starts(text, phrase), -1)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.text import find_phrase, phrase_starts
+
 _CAP = r"[A-Z0-9][\w'’&!.\-]*"
 _PHRASE = re.compile(rf"{_CAP}(?:\s+(?:(?:of|the|and|on|in|a|&)\s+){{0,2}}{_CAP}){{0,5}}")
 GENERIC = frozenset(
@@ -48,17 +50,6 @@ def _candidates(title: str) -> list[str]:
     return found
 
 
-def _count_words(text: str, phrase: str) -> int:
-    """How often `phrase` occurs in `text` as whole words."""
-    count, start = 0, text.find(phrase)
-    while start >= 0:
-        end = start + len(phrase)
-        if (not start or not text[start - 1].isalnum()) and (end >= len(text) or not text[end].isalnum()):
-            count += 1
-        start = text.find(phrase, start + 1)
-    return count
-
-
 def article_show(title: str, body: Sequence[str]) -> str | None:
     """The show the article is about, or None when the title names nothing the body repeats."""
     text = "\n".join(body)
@@ -66,7 +57,7 @@ def article_show(title: str, body: Sequence[str]) -> str | None:
     scored: dict[str, int] = {}
     folded = title.casefold()
     for name in _candidates(title):
-        count = _count_words(text, name)
+        count = sum(1 for _ in phrase_starts(text, name))
         after = [w for w in folded.split(name.casefold(), 1)[-1].lstrip(" '’s:,").split() if w not in JOINERS]
         strong = folded.startswith(name.casefold()) or bool(after and after[0] in MARKERS)
         if count < (1 if strong else 2):
@@ -78,5 +69,5 @@ def article_show(title: str, body: Sequence[str]) -> str | None:
     if best is None:
         return None
     # a character's name inside the show's ("Jessica" in "Jessica Jones") gives way to the show's
-    longer = [c for c in scored if c != best[2] and _count_words(c, best[2]) and scored[c] > 0]
+    longer = [c for c in scored if c != best[2] and find_phrase(c, best[2]) >= 0 and scored[c] > 0]
     return max(longer, key=lambda c: (scored[c], len(c))) if longer else best[2]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from bot.search.lexical import STOPWORDS
-from bot.text import fold
+from bot.text import find_phrase, fold
 
 _JOINERS = frozenset({"of", "the", "and", "on", "in", "a", "&"})
 _LEADING_NOISE = {"the", "a", "an", "in", "on", "as", "and", "but", "so", "for", "at", "by", "with", "of"}
@@ -26,7 +26,7 @@ def capitalised_runs(text: str, longest: int = 5) -> list[str]:
     current: list[str] = []
     for raw in text.split():
         word = raw.strip(_EDGE)
-        ends = raw != raw.rstrip(".,;:!?)\"”’")
+        ends = raw != raw.rstrip('.,;:!?)"”’')
         if word[:1].isupper() and word[:1].isalpha():
             current.append(word)
         elif current and word in _JOINERS and not ends:
@@ -79,21 +79,18 @@ def _trim(name: str) -> str:
     return " ".join(words)
 
 
-def find_phrase(text: str, phrase: str) -> int:
-    """Where `phrase` starts in `text` as whole words (-1 when absent): "st" is not in "first"."""
-    start = text.find(phrase)
-    while start >= 0:
-        end = start + len(phrase)
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not before.isalnum() and not after.isalnum():
-            return start
-        start = text.find(phrase, start + 1)
-    return -1
-
-
-_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-                 "eight": "8", "nine": "9", "ten": "10"}
+_NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 
 
 def short_forms(name: str) -> set[str]:

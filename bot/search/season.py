@@ -13,9 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.models import ArticleMeta, Passage
-from bot.search.aliases import find_phrase
 from bot.shows import show_key
-from bot.text import fold, season_numbers
+from bot.text import find_phrase, fold, season_numbers
 
 SHOW_BONUS = 0.2
 SEASON_BONUS = 0.05
