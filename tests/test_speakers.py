@@ -75,3 +75,81 @@ def test_a_quote_over_several_paragraphs_keeps_its_speaker_until_it_closes() -> 
 def test_labels_that_look_like_prefixes_are_not_speakers() -> None:
     got = speakers("Verdict: a strong finish for a wobbly season.", "Rating: 8/10", "Aired: May 3, 2021")
     assert got == [None, None, None]
+
+
+# ---------------------------------------------------------------- the learned choice (shipped weights)
+
+
+def test_an_introduction_by_surname_carries_over_a_quote_of_several_paragraphs() -> None:
+    got = speakers(
+        "Odile Farrant has judged the show since 2021, when it moved to the Portland Brickworks.",
+        "Farrant says she still thinks about the morning of the final.",
+        "“I knew before we opened the door. You can hear a crack in a cooling kiln.",
+        "“What I didn't know was whose piece it was.",
+        "“And then Hal laughed, and I went round the back and had a little cry.”",
+        author="Harriet Quill",
+    )
+    assert got == [None, None, "Odile Farrant", "Odile Farrant", "Odile Farrant"]
+
+
+def test_a_pronoun_points_back_to_the_person_not_the_place_named_after_them() -> None:
+    from bot.ingest.speaker_model import load_speaker_model
+    from bot.ingest.speakers import rule_plan
+
+    texts = [
+        "Tamsin Oduya-Reeve keeps a pane of glass on her desk in the Calyx Studios office at Harbor Point.",
+        "“It has a bubble in it, right in the middle,” she said. “That bubble is the whole show.”",
+    ]
+    meta = ArticleMeta(file="x.md", title="Inside the second season", author="Marcus Bellweather")
+    _, _, choices = rule_plan(texts, meta)
+    model = load_speaker_model()
+    assert model is not None and len(choices) == 1
+    scores = dict(zip(choices[0].names, model.scorer.probabilities(choices[0].rows), strict=True))
+    assert max(scores, key=scores.__getitem__) == "Tamsin Oduya-Reeve"
+    assert speakers(*texts, author="Marcus Bellweather")[1] in (None, "Tamsin Oduya-Reeve")
+
+
+def test_a_transcript_voice_that_asks_the_questions_is_the_interviewer() -> None:
+    got = speakers(
+        "Tamsin Oduya-Reeve created the show.",
+        "LEDGER: Why an orchard, and why glass?",
+        "ODUYA-REEVE: Because both break if you are careless.",
+        "LEDGER: Will season two answer the theories?",
+        "ODUYA-REEVE: Some of them.",
+        author="Marcus Bellweather",
+        outlet=None,
+    )
+    assert got == [
+        None,
+        "Marcus Bellweather",
+        "Tamsin Oduya-Reeve",
+        "Marcus Bellweather",
+        "Tamsin Oduya-Reeve",
+    ]
+
+
+def test_sentence_openers_and_possessives_are_not_parts_of_names() -> None:
+    from bot.ingest.speakers import NameBook
+
+    book = NameBook(["The show does worry her, not at all."], ArticleMeta(file="x.md", title="t"))
+    assert book.people_in("Does Farrant worry that the show is unkind?") == []
+    assert book.people_in("Ines Castillo's desk is by the door.") == ["Ines Castillo"]
+    assert book.people_in("Ludwig van Beethoven wrote it. Tam. He left.") == ["Ludwig van Beethoven"]
+
+
+def test_speakers_over_all_of_fanqa_stay_above_their_floor() -> None:
+    """The evaluator's rule (the passage holding a labelled quote names its speaker) on every
+    labelled article: the development folds the model learned from and the locked test shows."""
+    from bot.ingest.junk import load_junk_model
+    from bot.training import speakers as training
+    from bot.training.dataset import FanQA
+    from bot.training.material import Material
+
+    data = FanQA.load()
+    material = Material.read(data)
+    material.clean_with(load_junk_model(), "shipped")
+    test_files = [lab["file"] for lab in data.labels if data.folds[lab["show"]] == "test"]
+    everything = training.share(material, [lab["file"] for lab in data.labels], material.passages_of)
+    locked = training.share(material, test_files, material.passages_of)
+    assert everything is not None and everything >= 0.9
+    assert locked is not None and locked >= 0.75

@@ -8,8 +8,10 @@ who said it. Passages stay small (a few sentences) so a fan's question lands on 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from bot.ingest.sentences import split_sentences
+from bot.ingest.speaker_model import SpeakerModel
 from bot.ingest.speakers import attribute
 from bot.models import Article, Passage
 
@@ -20,12 +22,17 @@ _OPEN = '"“«'
 _CLOSE = '"”»'
 
 
-def article_passages(article: Article) -> list[Passage]:
-    """All passages of an article, in reading order, with stable ids and their speakers."""
+def article_passages(
+    article: Article, speakers: SpeakerModel | None | Literal["shipped"] = "shipped"
+) -> list[Passage]:
+    """All passages of an article, in reading order, with stable ids and their speakers.
+
+    `speakers`: the learned speaker model ("shipped": the artifact's; None: the format rules alone).
+    """
     passages: list[Passage] = []
     texts = [p.text for p in article.paragraphs]
     for number, (paragraph, said) in enumerate(
-        zip(article.paragraphs, attribute(texts, article.meta), strict=True)
+        zip(article.paragraphs, attribute(texts, article.meta, speakers), strict=True)
     ):
         text = paragraph.text[said.strip :]
         if said.quoted:
@@ -48,7 +55,7 @@ def article_passages(article: Article) -> list[Passage]:
 
 def _has_quote(text: str) -> bool:
     """The passage holds quoted or attributed speech ("…," she said; according to X)."""
-    return any(mark in text for mark in "“”\"") or "according to" in text.lower()
+    return any(mark in text for mark in '“”"') or "according to" in text.lower()
 
 
 def _strip_outer_quotes(text: str) -> str:

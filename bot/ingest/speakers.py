@@ -10,6 +10,9 @@ Formats parsed (the ones real interview pages use):
 - a quote that runs over several paragraphs (an opening mark and no closing one) keeps its
   speaker until it closes; a paragraph that is only a quote continues the previous speaker.
 Short names are resolved to the first full name the article uses ("Cox" -> "Charlie Cox").
+These rules read the format; who speaks a quote the format leaves open (a pronoun, a quote after
+an introduction, a name that may be a place) is then chosen by the learned model of
+`bot.ingest.speaker_model`, which takes the rules' pick as one of its features.
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from bot.ingest import speaker_model
+from bot.ingest.speaker_model import SpeakerModel
 from bot.models import ArticleMeta
 
 _WORD = r"[A-Z][\w'’.\-]*"
 _PREFIX = re.compile(
     rf"^\s*(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*[:：](?:\*\*)?\s+"
 )
-_FULL_NAME = re.compile(rf"\b{_WORD}(?:\s+(?:de|da|van|von|del|la|le|{_WORD})){{1,3}}")
+# a name's words: capitalised, no sentence stop inside or after (an initial "J." is fine), a
+# particle ("de", "van") only before another capitalised word, a possessive "'s" ends the name
+_NAME_WORD = r"[A-Z](?:\.|[\w\-]*(?:['’](?!s\b)[\w\-]+)*)"
+_FULL_NAME = re.compile(
+    rf"\b{_NAME_WORD}(?:[ \t]+(?:(?:de|da|van|von|del|la|le)[ \t]+)?{_NAME_WORD}){{1,3}}(?![\w\-])"
+)
 _VERBS = (
     r"(?:said|says|told|tells|explained|added|noted|recalled|joked|admitted|insisted|continued|laughed|wrote"
     r"|explains|adds|notes|recalls|put it(?: \w+)?|summed (?:it )?up)"
@@ -34,6 +45,9 @@ _ATTRIBUTION = re.compile(
     rf"|[”\"’],?\s+{_VERBS}\s+(?P<before>{_WORD}(?:\s+{_WORD}){{0,2}})"
     rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,\s+[a-z][^,“\"]{{0,90}})?,?\s+{_VERBS}\b"
     rf"|\b[Aa]ccording to (?:the )?(?:\w+ )?(?P<according>{_WORD}(?:\s+{_WORD}){{0,2}})"
+)
+_SPEECH_VERB = re.compile(
+    rf"\b(?:{_VERBS}|described|describes|calls|called|asked|asks|admits|argues|argued|spoke|writes)\b"
 )
 _OPEN, _CLOSE = '“"', '”"'
 INTERVIEWER_PREFIXES = frozenset({"q", "question", "interviewer"})
@@ -89,6 +103,8 @@ class NameBook:
     """The full names an article uses, to resolve short and capitalised forms."""
 
     def __init__(self, texts: Sequence[str], meta: ArticleMeta) -> None:
+        # words the article also writes in lower case: at a sentence's start they are not names
+        self.lowercase = {w for t in texts for w in re.findall(r"\b[a-z][a-z'’]+\b", t)}
         self.full: list[str] = []
         for text in (meta.title, *texts):
             for name in self.people_in(text):
@@ -115,13 +131,15 @@ class NameBook:
                 return full
         return words[0] if words[0].casefold() in self.capitalised else None
 
-    @staticmethod
-    def people_in(text: str) -> list[str]:
+    def people_in(self, text: str) -> list[str]:
         """Full names (two to four capitalised words) in `text`, in order."""
         found = []
         for match in _FULL_NAME.finditer(text):
             words = _clean_name(match.group()).split()
-            while words and words[0].casefold() in NOT_NAMES:
+            at_start = not text[: match.start()].strip() or text[: match.start()].rstrip()[-1:] in '.!?:"”'
+            while words and (
+                words[0].casefold() in NOT_NAMES or at_start and words[0].casefold() in self.lowercase
+            ):
                 words.pop(0)
             if len(words) >= 2:
                 found.append(" ".join(words))
@@ -135,14 +153,65 @@ class NameBook:
         return bool(outlet) and {w.casefold() for w in name.split()} <= outlet
 
 
-def attribute(paragraphs: Sequence[str], meta: ArticleMeta) -> list[Attributed]:
-    """One Attributed per paragraph, in order."""
+def attribute(
+    paragraphs: Sequence[str], meta: ArticleMeta, model: SpeakerModel | None | Literal["shipped"] = "shipped"
+) -> list[Attributed]:
+    """One Attributed per paragraph, in order: the format rules, then the learned choice.
+
+    `model` "shipped" uses the weights of the learned artifact (the rules alone when it has none);
+    None asks for the rules alone (what training starts from).
+    """
     book = NameBook(paragraphs, meta)
+    rules = _rule_attribution(paragraphs, book)
+    chosen = speaker_model.load_speaker_model() if model == "shipped" else model
+    if chosen is None:
+        return rules
+    runs, fixed, choices = speech_plan(paragraphs, book, rules)
+    picked = {c.paragraph: speaker_model.pick(c, chosen) for c in choices}
+    result = []
+    for i, (said, run) in enumerate(zip(rules, runs, strict=True)):
+        if run is None or fixed[run]:
+            result.append(said)
+        else:
+            result.append(Attributed(picked.get(run), said.strip, quoted=said.quoted or run != i))
+    return result
+
+
+def speech_plan(
+    paragraphs: Sequence[str], book: NameBook, rules: Sequence[Attributed]
+) -> tuple[list[int | None], list[bool], list[speaker_model.Choice]]:
+    """Quote runs, which of them the format settles, and the candidate rows of the others.
+
+    The format settles a run when its first paragraph has a speaker prefix (`NAME:`) or a direct
+    attribution naming someone beside the quote ("…," Cox said / "…," said Cox).
+    """
+    bodies = [text[said.strip :] for text, said in zip(paragraphs, rules, strict=True)]
+    prefixed = [said.strip > 0 for said in rules]
+    runs = speaker_model.quote_runs(bodies, prefixed, _leaves_open, _closes)
+    explicit = [
+        _explicit_names(body, book) if run == i else set()
+        for i, (body, run) in enumerate(zip(bodies, runs, strict=True))
+    ]
+    fixed = [run == i and (prefixed[i] or bool(explicit[i])) for i, run in enumerate(runs)]
+    choices = speaker_model.choices(
+        bodies, book, runs, [said.speaker for said in rules], explicit, _SPEECH_VERB, fixed
+    )
+    return runs, fixed, choices
+
+
+def rule_plan(
+    paragraphs: Sequence[str], meta: ArticleMeta
+) -> tuple[list[Attributed], list[int | None], list[speaker_model.Choice]]:
+    """The rules' attribution with its quote runs and the candidate rows the model decides (training)."""
+    book = NameBook(paragraphs, meta)
+    rules = _rule_attribution(paragraphs, book)
+    runs, _, choices = speech_plan(paragraphs, book, rules)
+    return rules, runs, choices
+
+
+def _rule_attribution(paragraphs: Sequence[str], book: NameBook) -> list[Attributed]:
     prefixes = [_PREFIX.match(p) for p in paragraphs]
-    counts: dict[str, int] = {}
-    for match in prefixes:
-        if match:
-            counts[match["name"].casefold()] = counts.get(match["name"].casefold(), 0) + 1
+    asks = _interviewer_keys(paragraphs, prefixes)
     result: list[Attributed] = []
     mentioned: str | None = None  # the last person the article named before this paragraph
     guest: str | None = None
@@ -150,11 +219,11 @@ def attribute(paragraphs: Sequence[str], meta: ArticleMeta) -> list[Attributed]:
     for text, match in zip(paragraphs, prefixes, strict=True):
         speaker, strip = None, 0
         if match:
-            speaker, strip = _prefix_speaker(match, book, counts, guest)
+            speaker, strip = _prefix_speaker(match, book, asks, guest)
             if (
                 speaker
                 and not book.is_outlet(match["name"])
-                and match["name"].casefold() not in INTERVIEWER_PREFIXES
+                and match["name"].casefold() not in INTERVIEWER_PREFIXES | asks
             ):
                 guest = speaker
         body = text[strip:]
@@ -176,6 +245,44 @@ def attribute(paragraphs: Sequence[str], meta: ArticleMeta) -> list[Attributed]:
     return result
 
 
+def _interviewer_keys(paragraphs: Sequence[str], prefixes: Sequence[re.Match[str] | None]) -> set[str]:
+    """Prefixes that mostly ask questions in a transcript of two or more voices: the interviewer's."""
+    asked: dict[str, list[bool]] = {}
+    for text, match in zip(paragraphs, prefixes, strict=True):
+        if match:
+            asked.setdefault(match["name"].casefold(), []).append(text.rstrip().endswith("?"))
+    if len(asked) < 2:
+        return set()
+    return {key for key, marks in asked.items() if len(marks) >= 2 and sum(marks) >= 0.5 * len(marks)}
+
+
+def _direct_speaker(text: str, book: NameBook) -> str | None:
+    """A name right beside a quote with a speech verb ("…," Cox said / "…," said Cox)."""
+    if not any(mark in text for mark in '“"”'):
+        return None
+    for match in _ATTRIBUTION.finditer(text):
+        name = match["after"] or match["before"]
+        if name and name.casefold() not in PRONOUNS:
+            resolved = book.resolve(name)
+            if resolved:
+                return resolved
+    return None
+
+
+def _explicit_names(text: str, book: NameBook) -> set[str]:
+    """People a direct attribution names in this paragraph ("…," Cox said; according to X)."""
+    if not any(mark in text for mark in '“"”') and "according to" not in text:
+        return set()
+    names = set()
+    for match in _ATTRIBUTION.finditer(text):
+        name = match["after"] or match["before"] or match["subject"] or match["according"]
+        if name.casefold() not in PRONOUNS:
+            resolved = book.resolve(name)
+            if resolved:
+                names.add(resolved)
+    return names
+
+
 def _outside_quotes(text: str) -> str:
     """The narration of a paragraph: quoted speech left out (names inside quotes are not speakers)."""
     out, depth = [], 0
@@ -190,19 +297,17 @@ def _outside_quotes(text: str) -> str:
 
 
 def _prefix_speaker(
-    match: re.Match[str], book: NameBook, counts: dict[str, int], guest: str | None
+    match: re.Match[str], book: NameBook, asks: set[str], guest: str | None
 ) -> tuple[str | None, int]:
     raw = match["name"].strip("* ")
     key = raw.casefold()
-    if key in INTERVIEWER_PREFIXES or book.is_outlet(raw):
+    if key in INTERVIEWER_PREFIXES or key in asks or book.is_outlet(raw):
         return book.interviewer() or _clean_name(raw), match.end()
     if key in ANSWER_PREFIXES:
         return guest, match.end()
     capitals = raw.replace(" ", "").replace("-", "").replace(".", "").isupper()
     resolved = book.resolve(raw)
     if capitals and len(raw) > 1:
-        if resolved is None and counts.get(key, 0) >= 2 and book.interviewer():
-            return resolved or _clean_name(raw), match.end()
         return resolved or _clean_name(raw), match.end()
     if resolved is not None and (
         len(raw.split()) >= 2 or resolved != raw or raw.casefold() in book.capitalised

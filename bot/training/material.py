@@ -14,12 +14,14 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from bot.ingest.junk import JunkModel
 from bot.ingest.passages import article_passages
 from bot.ingest.readers import IngestError, read_article
+from bot.ingest.speaker_model import SpeakerModel
 from bot.models import Article, Passage
 from bot.training.dataset import FanQA
 
@@ -76,10 +78,16 @@ class Material:
         material.clean_with(junk)
         return material
 
-    def clean_with(self, junk: JunkModel | None) -> None:
-        """Cut passages again after dropping what `junk` calls junk (None: keep everything)."""
+    def clean_with(
+        self, junk: JunkModel | None, speakers: SpeakerModel | Literal["shipped"] | None = None
+    ) -> None:
+        """Cut passages again after dropping what `junk` calls junk (None: keep everything).
+
+        `speakers` None: the format rules alone name speakers (never the shipped artifact's model,
+        so that training does not depend on the weights of an earlier run).
+        """
         self.articles = {f: junk.clean(a) if junk else a for f, a in self.raw.items()}
-        self.passages_of = {f: article_passages(a) for f, a in self.articles.items()}
+        self.passages_of = {f: article_passages(a, speakers) for f, a in self.articles.items()}
 
 
 class VectorCache:

@@ -19,8 +19,9 @@ import numpy as np
 
 from bot.search.question import asks_about_ending
 from bot.search.rerank import Candidates, LearnedRanker, abstain_row
+from bot.training import speakers
 from bot.training.dataset import TEST
-from bot.training.material import CACHE_DIR, Material, covers, words
+from bot.training.material import CACHE_DIR, Material, covers
 from bot.training.spoilers import fit_logistic
 
 log = logging.getLogger(__name__)
@@ -228,30 +229,6 @@ def passage_flags(items, probabilities, threshold: float) -> dict[str, np.ndarra
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def speaker_share(material: Material, files: Sequence[str]) -> float | None:
-    """Share of labelled quotes whose passage names that person (the evaluator's rule)."""
-    from bot.training.material import norm
-
-    ok = total = 0
-    wanted = set(files)
-    for label in material.data.labels:
-        if label["file"] not in wanted or not label.get("speakers"):
-            continue
-        passages = material.passages_of.get(label["file"], [])
-        for item in label["speakers"]:
-            quote = norm(item["quote"])
-            holders = [
-                p for p in passages if quote and (quote in norm(p.text) or covers(p.text, item["quote"]))
-            ]
-            if not holders:
-                continue
-            total += 1
-            want = words(item["speaker"])
-            if any(all(w in set(words(p.speaker or "")) for w in want) for p in holders):
-                ok += 1
-    return round(ok / total, 3) if total else None
-
-
 def train_and_measure(
     material: Material, embedder, cache, spoiler_model, oof_probabilities, items
 ) -> Ranking:  # type: ignore[no-untyped-def]
@@ -266,7 +243,6 @@ def train_and_measure(
     figures = score(asked, models, None, flags, material)
     final = fit_ranker(asked)
     final = LearnedRanker(final.ranker, final.abstain, figures["threshold"])
-    figures["speaker"] = speaker_share(material, dev_files)
     log.info("retrieval: %s", figures)
     sections = {
         "ranking": {
@@ -298,7 +274,7 @@ def final_test(
     figures.update(
         recall=round(recall, 3),
         precision=round(precision, 3),
-        speaker=speaker_share(material, [i.file for i in test_items]),
+        speaker=speakers.share(material, [i.file for i in test_items], material.passages_of),
     )
     return figures
 

@@ -47,7 +47,8 @@ def code_sha256() -> str:
 def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_ROOT) -> dict[str, Any]:
     """Fit, measure and (with `write`) save the artifact; returns the figures."""
     from bot.embedder import Embedder
-    from bot.training import junk, retrieval, spoilers
+    from bot.ingest.speaker_model import FEATURES
+    from bot.training import junk, retrieval, speakers, spoilers
     from bot.training.material import Material, VectorCache
 
     problems = validate(root)
@@ -63,6 +64,11 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
     junk_model = junk.fit(junk_items, junk_threshold)
     log.info("junk: %s", junk_figures)
     material.clean_with(junk_model)
+
+    # --- speakers: the learned choice among the article's people, then passages cut with it
+    speaker_model, speaker_figures = speakers.train(material)
+    log.info("speakers: %s", speaker_figures)
+    material.clean_with(junk_model, speaker_model)
     embedder = Embedder()
     cache = VectorCache(embedder.embed, embedder.variant)
 
@@ -88,8 +94,9 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
         "recall": round(recall, 3),
         "precision": round(precision, 3),
         "leaks": ranking.figures["leaks"],
-        "speaker": ranking.figures["speaker"],
+        "speaker": speaker_figures["speaker"],
         **junk_figures,
+        "speaker_rules": speaker_figures["speaker_rules"],
     }
     result: dict[str, Any] = {"cv": figures, "seconds": round(time.monotonic() - started, 1)}
     if final_test:
@@ -108,6 +115,11 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
                 "headline": spoiler_model.headline.to_dict(),
                 "threshold": round(threshold, 6),
                 "headline_threshold": headline_threshold,
+            },
+            "speakers": {
+                "scorer": speaker_model.scorer.to_dict(),
+                "threshold": speaker_model.threshold,
+                "features": list(FEATURES),
             },
             "junk": {
                 "lines": junk_model.lines.to_dict(),
