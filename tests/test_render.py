@@ -2,7 +2,8 @@
 
 The reference helpers below read rendered text the way the rest of the bot (and a fan's client)
 is assumed to: a backslash before one of the escapable characters is an escape, an unescaped
-``||`` is a tag bar that toggles "inside a spoiler".
+``||`` is a tag bar that toggles "inside a spoiler", and an unescaped ``<https://…>`` is a link
+that shows the URL between its brackets.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from bot.render.markdown import (
     count_bars,
     escape_text,
     render_sentences,
+    shown_text,
     split_message,
 )
 
 ESCAPABLE = frozenset("\\*_~`|>#-[]()<@:.")  # "." only after a sentence-initial number
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
 MENTION = re.compile(r"<[@#]!?&?\d")
+LINK = re.compile(r"<(https?://[^\s<>|\\`]+)>")
 
 
 def decode(text: str) -> list[tuple[str, bool]]:
@@ -42,6 +45,9 @@ def decode(text: str) -> list[tuple[str, bool]]:
         elif text.startswith("||", i):
             inside = not inside
             i += 2
+        elif link := LINK.match(text, i):
+            out.extend((c, inside) for c in link.group(1))
+            i = link.end()
         else:
             out.append((ch, inside))
             i += 1
@@ -68,7 +74,7 @@ def expected(
     sentences: list[str], flags: list[bool] | None, mode: str, hint: str | None
 ) -> tuple[str, list[tuple[int, int, bool]]]:
     """What a fan should read, and where each sentence lies in it with its spoiler flag."""
-    parts = [clean_text(s) for s in sentences]
+    parts = [shown_text(s) for s in sentences]
     spoiler = [True] * len(parts) if flags is None else list(flags)
     hint_text = clean_text(hint) if hint else ""
     text = ""
@@ -100,8 +106,8 @@ def expected(
         ("a || b", "a \\|\\| b"),
         ("a | b", "a \\| b"),
         ("end\\", "end\\\\"),
-        ("https://x.com/a||b", "https\\://x.com/a\\|\\|b"),
-        ("[x](https://e.com)", "\\[x\\]\\(https\\://e.com\\)"),
+        ("https://x.com/a||b", "<https://x.com/a%7C%7Cb>"),
+        ("[x](https://e.com)", "\\[x\\]\\(<https://e.com>\\)"),
         ("```py\nprint(1)\n```", "\\`\\`\\`py print\\(1\\) \\`\\`\\`"),
         (">>> quoted", "\\>\\>\\> quoted"),
         ("> quoted", "\\> quoted"),
@@ -118,8 +124,8 @@ def expected(
     ],
 )
 def test_escape_text_examples(raw: str, escaped: str) -> None:
-    assert escape_text(raw) == escaped
-    assert visible(escaped) == clean_text(raw)
+    assert escape_text(raw, links=True) == escaped  # as quoted text is escaped
+    assert visible(escaped) == shown_text(raw)
 
 
 @pytest.mark.parametrize("raw", ["<@123>", "<@!123>", "<@&456>", "<#789>", "hi <@123456789012345678>!"])
