@@ -78,7 +78,7 @@ _BARE_URL = re.compile(r"(?<![\w+.-])https?://[^\s<>\"]+")
 _AUTOLINK = re.compile(r"<https?://[^\s<>|\\`]+>")
 # Atoms the way `count_bars` reads them: an escape, a tag bar, a link, any other character.
 _ATOM = re.compile(r"\\[\s\S]?|\|\||" + _AUTOLINK.pattern + r"|[\s\S]")
-_LINK_MAX = 500  # a longer URL stays escaped text: a link must fit in one message piece
+_LINK_MAX = 500  # a longer (encoded) URL stays escaped text: a link must fit in a message piece
 _URL_TRAILING = frozenset(".,;:!?'*~|`")  # end a sentence or markup around a URL, not the URL
 _URL_OPENERS = {")": "(", "]": "[", "”": "“", "’": "‘", "»": "«"}
 # Percent-encoded inside a link: ASCII that RFC 3986 does not allow in a URL (controls, space,
@@ -100,7 +100,7 @@ def _links(text: str) -> dict[int, str]:
 
     Trailing sentence punctuation and markup, and a closing bracket or quote that the URL does not
     open, stay outside. A URL with no host, with a user name (``https://google.com@evil.example``
-    would mislead) or longer than `_LINK_MAX` stays text.
+    would mislead) or longer than `_LINK_MAX` once encoded stays text.
     """
     found: dict[int, str] = {}
     for match in _BARE_URL.finditer(text):
@@ -108,7 +108,7 @@ def _links(text: str) -> dict[int, str]:
         while url[-1] in _URL_TRAILING or url.count(_URL_OPENERS.get(url[-1], url[-1])) < url.count(url[-1]):
             url = url[:-1]
         host = re.split(r"[/?#]", url.split("//", 1)[1], maxsplit=1)[0]
-        if host and "@" not in host and len(url) <= _LINK_MAX:
+        if host and "@" not in host and len(_encode_url(url)) <= _LINK_MAX:
             found[match.start()] = url
     return found
 
