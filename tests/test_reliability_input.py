@@ -21,13 +21,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_discord_messages import Payloads, _assert_no_pings, _channel, _member, _mention, dbot  # noqa: F401
 from test_discord_support import FakeChannel, Services, command, invoke
-from test_reply import check_safe, hit, messages, parse
+from test_reply import LINK, check_safe, hit, messages, parse
 
 from bot.discord_app.catalog import PAGE_LIMIT
 from bot.discord_app.client import FanBot
 from bot.discord_app.views import passage_token
 from bot.engine import MAX_QUESTION_CHARS, TOO_LONG, Engine
 from bot.models import Answer, ArticleMeta
+from bot.render.markdown import shown_text
 from bot.render.reply import MESSAGE_LIMIT, compose
 
 FINALE_QUESTION = "why did jessica kill kilgrave?"
@@ -113,7 +114,8 @@ async def test_mentions_in_slash_command_values_are_echoed_inert(services: Servi
 # ---------------------------------------------------------------------- quotes
 
 # (quote text, is it the finale sentence). Each must be shown literally: no ping, no formatting,
-# no link, no list or heading, and a finale sentence stays wholly inside its spoiler tags.
+# no masked link, no list or heading, and a finale sentence stays wholly inside its spoiler tags.
+# A bare http(s) URL is a clickable `<https://…>` link showing its URL percent-encoded.
 HOSTILE_QUOTES = {
     "mentions": PINGS + " cheered",
     "finale with bars": "Jessica ||kills|| Kilgrave on the docks.",
@@ -160,11 +162,14 @@ def test_hostile_quote_text_is_shown_literally(name: str, finale: bool) -> None:
     # Nothing in the quote is live markdown: every formatting character is escaped.
     assert not (set(raw) & _FORMATTING), f"live formatting {set(raw) & _FORMATTING} in {body!r}"
     assert not re.search(r"<[A-Za-z:/]", raw), f"live <tag in {body!r}"
+    for url in LINK.findall(body):  # a link: nothing in it a spoiler tag or a mention could read
+        assert not set(url) & set("|*_~`\\@"), url
     assert not _LINE_START.search(body[2:]), f"{body!r} starts a list, heading or quote"
     assert not _live_mentions(body)
-    # The reader sees exactly the article's words (invisible characters dropped, lines joined).
+    # The reader sees exactly the article's words (invisible characters dropped, lines joined,
+    # URLs as their links show them).
     shown = re.sub(r"\s+", " ", outside + inside)
-    want = re.sub(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]", "", text)
+    want = shown_text(re.sub(r"[\u200b-\u200f\u202a-\u202e\u2066-\u2069]", "", text))
     assert re.sub(r"\s+", " ", want) in shown
     if finale:
         assert re.sub(r"\s+", " ", want) in re.sub(r"\s+", " ", inside)

@@ -2,7 +2,8 @@
 
 The reference helpers below read rendered text the way the rest of the bot (and a fan's client)
 is assumed to: a backslash before one of the escapable characters is an escape, an unescaped
-``||`` is a tag bar that toggles "inside a spoiler".
+``||`` is a tag bar that toggles "inside a spoiler", and an unescaped ``<https://…>`` is a link
+that shows the URL between its brackets.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from bot.render.markdown import (
     count_bars,
     escape_text,
     render_sentences,
+    shown_text,
     split_message,
 )
 
 ESCAPABLE = frozenset("\\*_~`|>#-[]()<@:.")  # "." only after a sentence-initial number
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f"
 MENTION = re.compile(r"<[@#]!?&?\d")
+LINK = re.compile(r"<(https?://[^\s<>|\\`]+)>")
 
 
 def decode(text: str) -> list[tuple[str, bool]]:
@@ -42,6 +45,9 @@ def decode(text: str) -> list[tuple[str, bool]]:
         elif text.startswith("||", i):
             inside = not inside
             i += 2
+        elif link := LINK.match(text, i):
+            out.extend((c, inside) for c in link.group(1))
+            i = link.end()
         else:
             out.append((ch, inside))
             i += 1
@@ -68,7 +74,7 @@ def expected(
     sentences: list[str], flags: list[bool] | None, mode: str, hint: str | None
 ) -> tuple[str, list[tuple[int, int, bool]]]:
     """What a fan should read, and where each sentence lies in it with its spoiler flag."""
-    parts = [clean_text(s) for s in sentences]
+    parts = [shown_text(s) for s in sentences]
     spoiler = [True] * len(parts) if flags is None else list(flags)
     hint_text = clean_text(hint) if hint else ""
     text = ""
@@ -100,8 +106,8 @@ def expected(
         ("a || b", "a \\|\\| b"),
         ("a | b", "a \\| b"),
         ("end\\", "end\\\\"),
-        ("https://x.com/a||b", "https\\://x.com/a\\|\\|b"),
-        ("[x](https://e.com)", "\\[x\\]\\(https\\://e.com\\)"),
+        ("https://x.com/a||b", "<https://x.com/a%7C%7Cb>"),
+        ("[x](https://e.com)", "\\[x\\]\\(<https://e.com>\\)"),
         ("```py\nprint(1)\n```", "\\`\\`\\`py print\\(1\\) \\`\\`\\`"),
         (">>> quoted", "\\>\\>\\> quoted"),
         ("> quoted", "\\> quoted"),
@@ -118,8 +124,8 @@ def expected(
     ],
 )
 def test_escape_text_examples(raw: str, escaped: str) -> None:
-    assert escape_text(raw) == escaped
-    assert visible(escaped) == clean_text(raw)
+    assert escape_text(raw, links=True) == escaped  # as quoted text is escaped
+    assert visible(escaped) == shown_text(raw)
 
 
 @pytest.mark.parametrize("raw", ["<@123>", "<@!123>", "<@&456>", "<#789>", "hi <@123456789012345678>!"])
@@ -149,6 +155,167 @@ def test_escape_text_collapses_newlines_and_keeps_text() -> None:
     assert clean_text("a  \n\t b\rc\u2028d") == "a b c d"
     assert escape_text("ｆｕｌｌ  width\tstays") == "ｆｕｌｌ  width\tstays"  # no NFKC
     assert "\n" not in escape_text("a\n> b\n# c")
+
+
+# ---------------------------------------------------------------- links in quoted text
+
+LIVE_IN_LINK = frozenset("|*_~`\\@ <>")  # what a tag, markdown or a mention could read in a URL
+
+
+def links_of(text: str) -> list[str]:
+    return LINK.findall(text)
+
+
+def test_a_bare_url_in_quoted_text_is_a_clickable_link_without_embed() -> None:
+    out = escape_text("see https://example.com/a_b||c for more", links=True)
+    assert out == "see <https://example.com/a%5Fb%7C%7Cc> for more"
+    assert visible(out) == "see https://example.com/a%5Fb%7C%7Cc for more"
+    assert count_bars(out) == 0 and "\\" not in out  # no backslash inside the link
+
+
+def test_names_titles_and_typed_text_keep_urls_as_escaped_text_by_default() -> None:
+    assert escape_text("https://x.com/a||b") == "https\\://x.com/a\\|\\|b"
+    assert render_sentences(["A."], [True], hint="see https://e.com") == "see https\\://e.com ||A.||"
+
+
+@pytest.mark.parametrize(
+    ("raw", "link"),
+    [
+        ("https://e.com/a||b", "https://e.com/a%7C%7Cb"),
+        ("https://e.com/**b**", "https://e.com/%2A%2Ab"),  # trailing ** is markup, not the URL
+        ("https://e.com/a*b_c~d`e\\f@g^h{i}", "https://e.com/a%2Ab%5Fc%7Ed%60e%5Cf%40g%5Eh%7Bi%7D"),
+        ("https://e.com/~user/__init__.py", "https://e.com/%7Euser/%5F%5Finit%5F%5F.py"),
+        ("https://e.com/@everyone", "https://e.com/%40everyone"),
+        ("https://e.com/a#x-1:2?q=[b]&c=%7C", "https://e.com/a#x-1:2?q=[b]&c=%7C"),  # kept as is
+        ("https://e.com/Köln", "https://e.com/Köln"),
+    ],
+)
+def test_characters_discord_could_read_in_a_url_are_percent_encoded(raw: str, link: str) -> None:
+    out = escape_text(raw, links=True)
+    assert links_of(out) == [link]
+    assert not set(link) & LIVE_IN_LINK
+    assert "\\" not in out.split(">")[0]
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("Read https://e.com/a.", "Read <https://e.com/a>."),
+        ("https://e.com/a, then", "<https://e.com/a>, then"),
+        ("https://e.com/a?!", "<https://e.com/a>?!"),
+        ("https://e.com/?q=1;", "<https://e.com/?q=1>;"),
+        ("Source: https://e.com/a:", "Source: <https://e.com/a>:"),
+        ("(see https://e.com/a)", "\\(see <https://e.com/a>\\)"),
+        ("[https://e.com/a]", "\\[<https://e.com/a>\\]"),
+        ('"https://e.com/a"', '"<https://e.com/a>"'),
+        ("“https://e.com/a”", "“<https://e.com/a>”"),
+        ("‘https://e.com/a’.", "‘<https://e.com/a>’."),
+        ("'https://e.com/a'", "'<https://e.com/a>'"),
+        ("||https://e.com/a||", "\\|\\|<https://e.com/a>\\|\\|"),
+        ("<https://e.com/a>", "\\<<https://e.com/a>\\>"),
+        ("https://e.com/a.b/c", "<https://e.com/a.b/c>"),  # inner dots stay
+    ],
+)
+def test_trailing_punctuation_stays_outside_the_link(raw: str, escaped: str) -> None:
+    out = escape_text(raw, links=True)
+    assert out == escaped
+    assert visible(out) == shown_text(raw) == clean_text(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        (
+            "https://en.wikipedia.org/wiki/Jessica_Jones_(TV_series)",
+            "<https://en.wikipedia.org/wiki/Jessica%5FJones%5F(TV%5Fseries)>",
+        ),
+        (
+            "(see https://en.wikipedia.org/wiki/Jessica_Jones_(TV_series)).",
+            "\\(see <https://en.wikipedia.org/wiki/Jessica%5FJones%5F(TV%5Fseries)>\\).",
+        ),
+        ("https://e.com/a_(b", "<https://e.com/a%5F(b>"),
+        ("https://e.com/a))", "<https://e.com/a>\\)\\)"),
+    ],
+)
+def test_parentheses_belong_to_the_url_only_when_it_opens_them(raw: str, escaped: str) -> None:
+    assert escape_text(raw, links=True) == escaped
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "javascript:alert(document.cookie)",
+        "javascript://e.com/%0Aalert(1)",
+        "ftp://e.com/x",
+        "data:text/html,<script>",
+        "HTTPS://e.com/x",
+        "xhttps://e.com/x",
+        "https://",
+        "https:///path",
+        "https://google.com@evil.example/login",  # a user name that would mislead
+    ],
+)
+def test_only_plain_http_urls_become_links(raw: str) -> None:
+    out = escape_text(raw, links=True)
+    assert out == escape_text(raw)  # the old escaped-text form
+    assert not links_of(out) and "<" not in out.replace("\\<", "")
+    assert visible(out) == clean_text(raw)
+
+
+def test_a_url_too_long_for_a_link_stays_escaped_text() -> None:
+    head = "https://e.com/"
+    longest = head + "a" * (500 - len(head))
+    assert escape_text(longest, links=True) == f"<{longest}>"
+    for too_long in (longest + "b", head + "|x" * 200):  # 501 characters; 414 that encode to 814
+        assert not links_of(escape_text(too_long, links=True))
+        assert escape_text(too_long, links=True) == escape_text(too_long)
+    assert escape_text(longest + "b", links=True) == longest.replace(":", "\\:", 1) + "b"
+
+
+def test_a_url_in_a_spoiler_sentence_is_linked_inside_balanced_tags() -> None:
+    out = render_sentences(
+        ["Setup.", "He dies, see https://e.com/finale||dies."], [False, True], hint="S1 finale:"
+    )
+    assert out == "Setup. S1 finale: ||He dies, see <https://e.com/finale%7C%7Cdies>.||"
+    assert count_bars(out) == 2 and balanced(out)
+    url = "https://e.com/finale%7C%7Cdies"
+    start = visible(out).index(url)
+    assert all(inside for _, inside in decode(out)[start : start + len(url)])
+    out = render_sentences(["https://e.com/a||b"], None)
+    assert out == "||<https://e.com/a%7C%7Cb>||"
+
+
+def test_split_never_cuts_inside_a_link() -> None:
+    urls = [f"https://e.com/{n}/" + "x" * (n % 17) + "_(y)" for n in range(30)]
+    text = "> " + render_sentences([f"See {u} now." for u in urls], [n % 2 == 0 for n in range(30)])
+    links = links_of(text)
+    assert len(links) == 30
+    for limit in range(60, 200, 7):
+        pieces = split_message(text, limit)
+        assert_pieces_ok(pieces, limit)
+        assert [link for p in pieces for link in links_of(p)] == links
+        for piece in pieces:  # no half link: every `<https` is a whole link, no stray `>` tail
+            rest = LINK.sub("", piece)
+            assert "<h" not in rest and ">" not in rest.replace("\\>", "").lstrip("> ")
+        kept = [pair for p in pieces for pair in decode(p) if pair[0] not in " >"]  # `> ` repeats
+        assert kept == [pair for pair in decode(text) if pair[0] not in " >"]
+
+
+def test_split_turns_a_link_too_long_for_any_piece_into_escaped_text() -> None:
+    url = "https://e.com/" + "y" * 100
+    text = render_sentences([f"See {url} now."], [True])
+    pieces = split_message(text, 60)
+    assert_pieces_ok(pieces, 60)
+    assert not any(links_of(p) for p in pieces) and not any("<h" in p for p in pieces)
+    assert "".join(visible(p) for p in pieces).replace(" ", "") == visible(text).replace(" ", "")
+    assert split_message(text) == [text]  # at Discord's limit every link fits
+
+
+def test_split_keeps_a_masked_link_of_the_citation_whole() -> None:
+    line = "— *Title* · [Outlet](<https://tide.example/tv/season-1-recap/>)"
+    pieces = split_message("word " * 12 + line, 80)
+    assert pieces[-1].endswith("[Outlet](<https://tide.example/tv/season-1-recap/>)")
+    assert split_message("||" + line + "||", 70)[-1].endswith("<https://tide.example/tv/season-1-recap/>)||")
 
 
 # ---------------------------------------------------------------- render_sentences
@@ -381,6 +548,10 @@ FRAGMENTS = [
     "<:e:1>",
     "https://x.com/a||b",
     "[x](https://e.com)",
+    "https://e.com/a_(b)*~",
+    "http://",
+    "https://u@h/",
+    "javascript:x",
     "\n",
     "\r\n",
     "\n\n",
@@ -475,3 +646,14 @@ def test_property_no_live_mentions(case: Case) -> None:
 @given(st.text(alphabet="|\\ \n>a.*#", max_size=400), st.integers(16, 80))
 def test_property_split_is_total_on_any_text(text: str, limit: int) -> None:
     assert_pieces_ok(split_message(text, limit), limit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(quotes(), st.integers(16, 120))
+def test_property_links_hold_nothing_live_and_are_never_cut(case: Case, limit: int) -> None:
+    out = do_render(case)
+    for url in links_of(out):
+        assert not set(url) & LIVE_IN_LINK
+    for piece in split_message(out, limit):
+        assert all(link in links_of(out) for link in links_of(piece))
+        assert "<h" not in LINK.sub("", piece).replace("\\<h", "")

@@ -13,6 +13,7 @@ from bot.models import Answer, ArticleMeta, Hit, Passage, SpoilerInfo
 from bot.render.reply import MESSAGE_LIMIT, compose, show_key
 
 LIMIT = 2000
+LINK = re.compile(r"<(https?://[^\s<>|\\`]+)>")
 ARTICLE = ArticleMeta(
     file="a.txt", title="Jessica Jones, reviewed", outlet="Screen Signal", date="2015-11-20"
 )
@@ -51,7 +52,9 @@ def messages(
 
 def parse(message: str) -> tuple[str, str, int, str]:
     """(text outside spoiler tags, text inside, number of tag bars, unescaped characters) the way
-    Discord reads it: a backslash escapes the next character, `||` toggles a spoiler."""
+    Discord reads it: a backslash escapes the next character, `||` toggles a spoiler, a
+    `<https://…>` link shows its URL (as text, not as unescaped characters: nothing in it is
+    live)."""
     outside: list[str] = []
     inside: list[str] = []
     raw: list[str] = []
@@ -68,6 +71,10 @@ def parse(message: str) -> tuple[str, str, int, str]:
             bars += 1
             hidden = not hidden
             i += 2
+            continue
+        if link := LINK.match(message, i):
+            (inside if hidden else outside).append(link.group(1))
+            i = link.end()
             continue
         (inside if hidden else outside).append(ch)
         raw.append(ch)

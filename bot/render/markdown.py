@@ -6,8 +6,10 @@ tested without Discord.
 Escaping model (what other code and the tests rely on): the output contains a backslash only as
 an escape, i.e. directly before one of ``\\ * _ ~ ` | > # - [ ] ( ) < @ :``, or before the
 ``.`` of a number that starts a sentence (``1\\. ``). Removing one
-backslash before each such character, and removing the unescaped ``||`` tag bars, gives back the
-cleaned source text (see `clean_text`).
+backslash before each such character, removing the unescaped ``||`` tag bars, and replacing each
+``<https://…>`` link by the URL between its brackets, gives back what a reader sees: the cleaned
+source text (see `clean_text`), with the URLs of quoted text as their links show them (see
+`shown_text`).
 
 SPOILER_FREE_ZONES: Discord does not render ``||spoiler||`` tags in code blocks or inline code,
 embed titles, embed footers, embed author names, component labels (buttons, select options),
@@ -34,6 +36,7 @@ __all__ = [
     "count_bars",
     "escape_text",
     "render_sentences",
+    "shown_text",
     "split_message",
 ]
 
@@ -59,7 +62,8 @@ _ALWAYS = frozenset("\\*_~`|>#-[]()@")
 _BAR = "||"
 _MIN_LIMIT = 16  # room for a `>>> ` prefix, reopened and closed tags, and some text
 
-_CHAR, _ESC, _TAG = 0, 1, 2
+_CHAR, _ESC, _TAG, _LINK = 0, 1, 2, 3
+_PIECE_EXTRA = 8  # `>>> ` and a reopened and a closing `||` around a piece's text
 _CLASS_PARAGRAPH, _CLASS_LINE, _CLASS_SENTENCE, _CLASS_SPACE, _CLASS_HARD = 4, 3, 2, 1, 0
 _SENTENCE_END = frozenset(".!?…")
 _CLOSERS = frozenset("\"'”’»)]")
@@ -67,6 +71,19 @@ _QUOTE_MARK = re.compile(r" *(?:>>>|>) ")  # a block-quote line's marker
 _TRIPLE_QUOTE = re.compile(r"(?m)^ *>>> ")
 _LEADING_NUMBER = re.compile(r"\s*[0-9]+")  # before a "." and a space: an ordered-list marker
 _LIST_NUMBER = re.compile(r"[0-9]+\.(?:\s|$)")
+# A bare URL in quoted text: it ends at whitespace, `<`, `>` or `"` (never valid in a URL) and does
+# not continue a word or a longer scheme (`xhttps://`).
+_BARE_URL = re.compile(r"(?<![\w+.-])https?://[^\s<>\"]+")
+# An autolink as this module and `bot.render.reply` write them: no space, bar, backslash or backtick.
+_AUTOLINK = re.compile(r"<https?://[^\s<>|\\`]+>")
+# Atoms the way `count_bars` reads them: an escape, a tag bar, a link, any other character.
+_ATOM = re.compile(r"\\[\s\S]?|\|\||" + _AUTOLINK.pattern + r"|[\s\S]")
+_LINK_MAX = 500  # a longer (encoded) URL stays escaped text: a link must fit in a message piece
+_URL_TRAILING = frozenset(".,;:!?'*~|`")  # end a sentence or markup around a URL, not the URL
+_URL_OPENERS = {")": "(", "]": "[", "”": "“", "’": "‘", "»": "«"}
+# Percent-encoded inside a link: ASCII that RFC 3986 does not allow in a URL (controls, space,
+# `" < > \ ^ ` { | }`) and the markdown and mention characters `* _ ~ @`.
+_URL_ENCODE = frozenset(map(chr, [*range(0x20), 0x7F])) | frozenset(' "<>\\^`{|}*_~@')
 
 
 def clean_text(text: str) -> str:
@@ -78,7 +95,46 @@ def clean_text(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text.translate(_INVISIBLE))
 
 
-def escape_text(text: str) -> str:
+def _links(text: str) -> dict[int, str]:
+    """Offset and URL of each bare http(s) URL in cleaned ``text`` that becomes a link.
+
+    Trailing sentence punctuation and markup, and a closing bracket or quote that the URL does not
+    open, stay outside. A URL with no host, with a user name (``https://google.com@evil.example``
+    would mislead) or longer than `_LINK_MAX` once encoded stays text.
+    """
+    found: dict[int, str] = {}
+    for match in _BARE_URL.finditer(text):
+        url = match.group()
+        while url[-1] in _URL_TRAILING or url.count(_URL_OPENERS.get(url[-1], url[-1])) < url.count(url[-1]):
+            url = url[:-1]
+        host = re.split(r"[/?#]", url.split("//", 1)[1], maxsplit=1)[0]
+        if host and "@" not in host and len(_encode_url(url)) <= _LINK_MAX:
+            found[match.start()] = url
+    return found
+
+
+def _encode_url(url: str) -> str:
+    return "".join(f"%{ord(ch):02X}" if ch in _URL_ENCODE else ch for ch in url)
+
+
+def shown_text(text: str) -> str:
+    """What a reader sees of ``escape_text(text, links=True)``: `clean_text`, with each linked URL
+    percent-encoded the way its link shows it."""
+    text = clean_text(text)
+    links = _links(text)
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if i in links:
+            out.append(_encode_url(links[i]))
+            i += len(links[i])
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def escape_text(text: str, *, links: bool = False) -> str:
     """Make quoted source text show literally in Discord: no formatting, no pings, no tags.
 
     Backslash-escapes every markdown-significant character (including every ``|``, also inside
@@ -90,10 +146,24 @@ def escape_text(text: str) -> str:
     render as a numbered list (`split_message` never cuts right before one mid-sentence). Still
     send messages with
     ``AllowedMentions.none()``: escaping is the second line of defence, not the first.
+
+    ``links=True`` (quoted article text) makes each bare ``http(s)://`` URL a clickable link
+    instead: ``<https://…>``, Discord's autolink, which shows no embed and formats nothing inside.
+    A backslash there would become part of the link, so what Discord or a spoiler tag could read
+    in the URL (``| * _ ~ ` \\ @``, see `_URL_ENCODE`) is percent-encoded, which RFC 3986 servers
+    read as the same URL. Other schemes (``javascript:``) and odd URLs (see `_links`) stay escaped
+    text, and so does everything by default: names, titles and what users type never become links.
     """
     text = clean_text(text)
+    found = _links(text) if links else {}
     out: list[str] = []
-    for i, ch in enumerate(text):
+    i = 0
+    while i < len(text):
+        if i in found:
+            out.append(f"<{_encode_url(found[i])}>")
+            i += len(found[i])
+            continue
+        ch = text[i]
         after = text[i + 1 : i + 2]
         if ch in _ALWAYS:
             out.append("\\" + ch)
@@ -105,6 +175,7 @@ def escape_text(text: str) -> str:
             out.append("\\.")
         else:
             out.append(ch)
+        i += 1
     return "".join(out)
 
 
@@ -115,7 +186,8 @@ def render_sentences(
     mode: Literal["tag", "off"] = "tag",
     hint: str | None = None,
 ) -> str:
-    """Join escaped sentences with spaces, wrapping each run of spoiler sentences in one ``||…||``.
+    """Join escaped sentences (their URLs as links) with spaces, wrapping each run of spoiler
+    sentences in one ``||…||``.
 
     ``flags`` None (status unknown) or of the wrong length counts every sentence as a spoiler:
     failing closed costs a click, failing open ruins a finale. ``hint`` (escaped) goes right
@@ -125,7 +197,7 @@ def render_sentences(
     """
     if mode not in ("tag", "off"):
         raise ValueError(f"mode must be 'tag' or 'off', not {mode!r}")
-    parts = [escape_text(s) for s in sentences]
+    parts = [escape_text(s, links=True) for s in sentences]
     if mode == "off":
         return " ".join(parts)
     spoiler = [True] * len(parts) if flags is None or len(flags) != len(parts) else [bool(f) for f in flags]
@@ -172,11 +244,13 @@ def balanced(text: str) -> bool:
 
 @dataclass(slots=True)
 class _Layout:
-    """Text cut into indivisible atoms (a char, an escape ``\\x``, a tag bar), read the way
-    `count_bars` reads them, so a cut can never separate a backslash from what it escapes or
-    split a bar; plus what the cut chooser needs to know about each atom."""
+    """Text cut into indivisible atoms (a char, an escape ``\\x``, a tag bar, a ``<https://…>``
+    link of at most ``link_max`` characters), read the way `count_bars` reads them (a link holds
+    no bar or backslash), so a cut can never separate a backslash from what it escapes, split a
+    bar or break a link; plus what the cut chooser needs to know about each atom."""
 
     text: str
+    link_max: int
     starts: list[int] = field(default_factory=list)  # char offset of each atom, plus len(text)
     kinds: list[int] = field(default_factory=list)
     inside: list[bool] = field(default_factory=list)  # within a spoiler just before atom k
@@ -196,6 +270,9 @@ class _Layout:
             elif ch == "|" and i + 1 < n and text[i + 1] == "|":
                 self.kinds.append(_TAG)
                 i += 2
+            elif ch == "<" and (link := _AUTOLINK.match(text, i)) and len(link.group()) <= self.link_max:
+                self.kinds.append(_LINK)
+                i = link.end()
             else:
                 self.kinds.append(_CHAR)
                 i += 1
@@ -223,7 +300,10 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
     """Split rendered text into messages of at most ``limit`` characters each.
 
     Cuts prefer paragraph breaks, then line breaks, then sentence ends (unless one would leave
-    the piece under half full), then spaces, and fall back to any point between escapes/bars.
+    the piece under half full), then spaces, and fall back to any point between escapes/bars/links.
+    A cut never breaks a ``<https://…>`` link (half of one would show as a bare URL with an embed);
+    a link of quoted text too long for any piece (only with a ``limit`` under 510) becomes escaped
+    text (``https\\://…``) first, which reads the same.
     Whitespace at a cut is dropped, as are pieces that would be blank. A cut inside a spoiler
     closes it (``||``) and reopens it in the next piece, never leaving an empty ``||||``; a cut
     inside a ``> `` line (or after ``>>> ``) repeats the quote marker, so a quote and its secrecy
@@ -236,7 +316,9 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
         raise ValueError(f"limit must be at least {_MIN_LIMIT}, not {limit}")
     if count_bars(text + "||") == count_bars(text):  # ends in a lone backslash
         text += "\\"
-    lay = _Layout(text)
+    link_max = limit - _PIECE_EXTRA
+    text = _unlink_long(text, link_max)
+    lay = _Layout(text, link_max)
     starts, kinds, inside = lay.starts, lay.kinds, lay.inside
     n = len(kinds)
     triple = _TRIPLE_QUOTE.search(text)
@@ -261,6 +343,19 @@ def split_message(text: str, limit: int = 2000) -> list[str]:
         prefix = _continuation(lay, cut, nxt, triple_end)
         p = nxt
     return pieces
+
+
+def _unlink_long(text: str, link_max: int) -> str:
+    """Each link of quoted text longer than ``link_max`` as escaped text (``https\\://…``), which
+    reads the same; a masked link's target (after ``](``) is left alone."""
+
+    def unlink(match: re.Match[str]) -> str:
+        atom, start = match.group(), match.start()
+        if len(atom) <= link_max or not atom.startswith("<h") or text[max(0, start - 2) : start] == "](":
+            return atom
+        return atom[1:-1].replace(":", "\\:", 1)
+
+    return _ATOM.sub(unlink, text)
 
 
 def _emit(pieces: list[str], head: str, body: str, close: bool) -> None:
