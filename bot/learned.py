@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ARTIFACT_PATH = Path(__file__).resolve().parent / "assets" / "learned.json"
 FORMAT = 1
@@ -83,7 +86,38 @@ def load_artifact(path: Path = ARTIFACT_PATH) -> dict[str, Any] | None:
     return data
 
 
+_stand_ins: dict[str, dict[str, Any]] = {}
+_built: dict[str, tuple[dict[str, Any], Any]] = {}
+
+
 def section(name: str, path: Path = ARTIFACT_PATH) -> dict[str, Any] | None:
+    if path == ARTIFACT_PATH and name in _stand_ins:
+        return _stand_ins[name]
     data = load_artifact(path)
     value = data.get(name) if data else None
     return value if isinstance(value, dict) else None
+
+
+def built(name: str, build: Callable[[dict[str, Any]], T | None]) -> T | None:
+    """The model of section `name`, built once for each version of the section (stand-ins too)."""
+    data = section(name)
+    if data is None:
+        return None
+    cached = _built.get(name)
+    if cached is not None and cached[0] is data:
+        return cast("T | None", cached[1])
+    model = build(data)
+    _built[name] = (data, model)
+    return model
+
+
+@contextmanager
+def standing_in(sections: dict[str, dict[str, Any]]) -> Iterator[None]:
+    """Training: freshly fitted sections stand in for the shipped ones, so that the index built to
+    measure retrieval reads, cleans and attributes articles with them, never with an earlier run's."""
+    _stand_ins.update(sections)
+    try:
+        yield
+    finally:
+        for name in sections:
+            _stand_ins.pop(name, None)

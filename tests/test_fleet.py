@@ -182,7 +182,8 @@ async def test_an_announced_version_is_served_by_the_other_process_without_a_que
     async with _fleets(engine, embedder, pg_url) as (a, b, other):
         assert a.listener is not None and b.listener is not None
         report = await engine.reindex()
-        await _eventually(lambda: other.version == report.version, 5)
+        # the engine swaps first and then tells the fleet (on the swapping thread): wait for both
+        await _eventually(lambda: other.version == report.version and b.last_swap is not None, 5)
         assert b.last_swap is not None and b.last_swap[0] == report.version
         assert a.last_swap is None  # its own announcement is not news to it
         published = await b.settings.index_versions()

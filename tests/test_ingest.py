@@ -152,6 +152,21 @@ def test_txt_lines_are_units_and_hard_wrapped_lines_are_joined(tmp_path: Path) -
     assert wrapped.paragraphs[0].text == "The cast spent months training for the hallway fight, he said."
 
 
+def test_txt_lines_in_capitals_are_headings_even_above_a_list(tmp_path: Path) -> None:
+    """Plain text writes section headings in capitals; they head what follows and are never quotes."""
+    article = read(
+        tmp_path,
+        "guide.txt",
+        "A guide\n\nBy Lee Park\n\nThe first season holds up better than anyone expected.\n\n"
+        "WHY IT WORKS (MOSTLY)\n\n- The hallway fight, in one take\n"
+        "- The quiet finale\n\nTHE FOUR THAT WORK\n\nEpisode 2 is the one people remember.\n",
+    )
+    texts = [p.text for p in article.paragraphs]
+    assert "WHY IT WORKS (MOSTLY)" not in texts and "THE FOUR THAT WORK" not in texts
+    assert article.paragraphs[1].heading == "WHY IT WORKS (MOSTLY)"
+    assert article.paragraphs[-1].heading == "THE FOUR THAT WORK"
+
+
 def test_txt_via_credit_sets_outlet_and_is_dropped(tmp_path: Path) -> None:
     article = read(tmp_path, "hoodie.txt", TXT_VIA_ARTICLE)
     assert article.meta.author == "Sam Ortega"

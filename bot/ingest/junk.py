@@ -3,7 +3,7 @@
 Sign-in walls, player bars, captions and photo credits, bylines, share rows, comment sections and
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
 model over hashed character and word n-grams and a few shape facts (length, punctuation,
-capitals, digits, position), then by a second model that also sees its neighbours' scores (a
+capitals, digits), then by a second model that also sees its neighbours' scores (a
 comment's text is junk because of the "says:" line above it). Both are fitted by
 `python -m bot train` on the junk labels of datasets/fanqa. Without weights nothing is dropped:
 losing article text is worse than quoting a share row.
@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bot.learned import Logistic, section, sigmoid
+from bot.learned import Logistic, built, sigmoid
 from bot.models import Article
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,11 @@ CHAR_FEATURES = 1 << 14
 WORD_FEATURES = 1 << 13
 SHAPE_FEATURES = (
     "log_length", "words", "sentence_end", "capital_start", "capital_share", "digit_share",
-    "colon", "bar", "position", "from_end", "short", "question", "quote_mark",
+    "colon", "bar", "short", "question", "quote_mark",
 )  # fmt: skip
-CONTEXT_FEATURES = ("self", "prev", "next", "prev2", "next2", "position", "from_end", "short")
+# No position in the article: fanqa's copied pages end in comments and footers, so "last" would
+# be learned as "junk", and the last paragraph of a clean extracted or short article would be lost.
+CONTEXT_FEATURES = ("self", "prev", "next", "prev2", "next2", "short")
 MISSING = -6.0
 
 
@@ -57,7 +59,7 @@ def _vectorizers():  # type: ignore[no-untyped-def]
     return chars, words
 
 
-def shape_row(text: str, position: int, count: int) -> list[float]:
+def shape_row(text: str) -> list[float]:
     words = text.split()
     stripped = text.rstrip("\"'”’)] ")
     return [
@@ -69,8 +71,6 @@ def shape_row(text: str, position: int, count: int) -> list[float]:
         sum(c.isdigit() for c in text) / max(1, len(text)),
         float(":" in text),
         float("|" in text or "·" in text or "•" in text),
-        position / max(1, count - 1),
-        (count - 1 - position) / max(1, count - 1),
         float(len(words) <= 6),
         float(stripped.endswith("?")),
         float(any(q in text for q in '"“”')),
@@ -82,9 +82,7 @@ def features(texts: Sequence[str]):  # type: ignore[no-untyped-def]
     from scipy.sparse import csr_matrix, hstack
 
     chars, words = _vectorizers()
-    shapes = csr_matrix(
-        np.asarray([shape_row(t, i, len(texts)) for i, t in enumerate(texts)], dtype=np.float32)
-    )
+    shapes = csr_matrix(np.asarray([shape_row(t) for t in texts], dtype=np.float32))
     return hstack([chars.transform(texts), words.transform(texts), shapes]).tocsr()
 
 
@@ -100,8 +98,6 @@ def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
                 padded[i + 3],
                 padded[i],
                 padded[i + 4],
-                i / max(1, count - 1),
-                (count - 1 - i) / max(1, count - 1),
                 float(len(texts[i].split()) <= 6),
             ]
             for i in range(count)
@@ -156,17 +152,21 @@ class JunkModel:
         return replace(article, paragraphs=kept)
 
 
-@lru_cache(maxsize=1)
 def load_junk_model() -> JunkModel | None:
-    data = section("junk")
-    if data is None:
-        return None
+    return built("junk", _build)
+
+
+def _build(data: dict) -> JunkModel | None:
     try:
-        return JunkModel(
+        model = JunkModel(
             SparseLogistic.from_dict(data["lines"]),
             Logistic.from_dict(data["context"]),
             float(data["threshold"]),
         )
+        lines = CHAR_FEATURES + WORD_FEATURES + len(SHAPE_FEATURES)
+        if model.lines.weights.size != lines or model.context.weights.size != len(CONTEXT_FEATURES):
+            raise ValueError("feature counts differ from the code's (retrain: python -m bot train)")
+        return model
     except (KeyError, TypeError, ValueError) as exc:
         log.error("junk weights unreadable (%s); no paragraph is dropped as junk", exc)
         return None

@@ -154,10 +154,16 @@ def _text_units(blocks: list[str]) -> list[tuple[str, str | None]]:
 
 
 def _looks_like_heading(line: str, following: str) -> bool:
+    """A short line with no sentence end above a paragraph, or a short line all in capitals
+    ("WHY IT WORKS (MOSTLY)"): plain text's way of writing a section heading."""
     words = line.split()
+    if not 0 < len(words) <= 10 or line[-1] in '.!?:;,"”’|':
+        return False
+    letters = [c for c in line if c.isalpha()]
+    if len(letters) >= 4 and all(c.isupper() for c in letters):
+        return True
     return (
-        0 < len(words) <= 10
-        and line[-1] not in '.!?:;,"”’)|'
+        line[-1] != ")"
         and line[:1].isupper()
         and len(following.split()) >= 15
         and following[-1:] in '.!?"”’)'

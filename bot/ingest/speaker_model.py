@@ -18,12 +18,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.learned import Logistic, section
+from bot.learned import Logistic, built
 
 if TYPE_CHECKING:
     from bot.ingest.speakers import NameBook
@@ -338,11 +337,11 @@ def pick(choice: Choice, model: SpeakerModel) -> str | None:
     return choice.names[best] if probabilities[best] >= model.threshold else None
 
 
-@lru_cache(maxsize=1)
 def load_speaker_model() -> SpeakerModel | None:
-    data = section("speakers")
-    if data is None:
-        return None
+    return built("speakers", _build)
+
+
+def _build(data: dict) -> SpeakerModel | None:
     try:
         scorer = Logistic.from_dict(data["scorer"])
         if scorer.weights.size != len(FEATURES):
