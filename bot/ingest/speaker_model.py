@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,11 +59,28 @@ FEATURES = (
 )
 MAX_CANDIDATES = 60
 _WINDOW = 40  # characters around a mention searched for a speech verb
-_MALE = re.compile(r"\b(?:he|him|his|himself)\b", re.IGNORECASE)
-_FEMALE = re.compile(r"\b(?:she|her|hers|herself)\b", re.IGNORECASE)
+_MALE = frozenset({"he", "him", "his", "himself"})
+_FEMALE = frozenset({"she", "her", "hers", "herself"})
+_SUBJECTS = frozenset({"he", "she", "they"})
 # a place or an institution is written "in Harbor Point", "at the Calyx Studios"; a person rarely is
-_PREPOSITION_BEFORE = re.compile(r"\b(?:in|at|from|on|to|of|into|near|across|the|outside|inside|around)\s+$")
-_PRONOUN = re.compile(r"\b(he|she|they)\b", re.IGNORECASE)
+_PLACE_WORDS = frozenset(
+    {"in", "at", "from", "on", "to", "of", "into", "near", "across", "the", "outside", "around"}
+)
+_PUNCTUATION = ".,;:!?\"'“”‘’()[]{}—–-*_"
+
+
+def tokens(text: str) -> Iterator[tuple[int, str]]:
+    """Offset and word of each whitespace-separated token, punctuation stripped (case kept)."""
+    start: int | None = None
+    for i, ch in enumerate(f"{text} "):
+        if ch.isspace():
+            if start is not None:
+                word = text[start:i].strip(_PUNCTUATION)
+                if word:
+                    yield start, word
+                start = None
+        elif start is None:
+            start = i
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +166,7 @@ def choices(
     runs: Sequence[int | None],
     rule_speakers: Sequence[str | None],
     explicit: Sequence[set[str]],
-    speech_verb: re.Pattern[str],
+    speech_verbs: frozenset[str],
     fixed: Sequence[bool],
 ) -> list[Choice]:
     """Candidate rows for every paragraph that opens a quote run the format leaves open."""
@@ -159,7 +176,7 @@ def choices(
     people = _people(book, explicit, rule_speakers)
     if not people:
         return []
-    mentions = _find_mentions(texts, people, speech_verb)
+    mentions = _find_mentions(texts, people, speech_verbs)
     count = len(people)
     totals = np.zeros(count)
     gender = np.zeros((count, 2))  # she, he words after the person's mentions
@@ -171,11 +188,15 @@ def choices(
             totals[m.person] += 1
             first_seen[m.person] = min(first_seen[m.person], i + m.start / (len(text) + 1))
             after_preposition[m.person] += bool(
-                _PREPOSITION_BEFORE.search(text[max(0, m.start - 12) : m.start])
+                any(
+                    w.casefold() in _PLACE_WORDS
+                    for _, w in list(tokens(text[max(0, m.start - 12) : m.start]))[-1:]
+                )
             )
             if not m.inside:
                 window = text[m.end : m.end + 150]
-                gender[m.person] += (len(_FEMALE.findall(window)), len(_MALE.findall(window)))
+                words = [w.casefold() for _, w in tokens(window)]
+                gender[m.person] += (sum(w in _FEMALE for w in words), sum(w in _MALE for w in words))
     order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")
     # ranks, not counts: an article's length must not change what a feature means
     by_count = np.argsort(np.argsort(-totals, kind="stable"), kind="stable")
@@ -251,7 +272,8 @@ def choices(
 
 
 def _names_in(name: str, text: str) -> bool:
-    return bool(text) and any(re.search(rf"\b{re.escape(w)}\b", text) for w in name.split() if len(w) > 2)
+    words = {w.casefold() for _, w in tokens(text)}
+    return any(w.casefold() in words for w in name.split() if len(w) > 2)
 
 
 def _people(book: NameBook, explicit: Sequence[set[str]], rule_speakers: Sequence[str | None]) -> list[str]:
@@ -264,7 +286,7 @@ def _people(book: NameBook, explicit: Sequence[set[str]], rule_speakers: Sequenc
 
 
 def _find_mentions(
-    texts: Sequence[str], people: Sequence[str], speech_verb: re.Pattern[str]
+    texts: Sequence[str], people: Sequence[str], speech_verbs: frozenset[str]
 ) -> list[list[_Mention]]:
     forms: dict[str, set[int]] = {}
     for index, name in enumerate(people):
@@ -285,7 +307,9 @@ def _find_mentions(
             inside = any(a <= start < b for a, b in spans)
             near = text[end : end + _WINDOW] + " " + text[max(0, start - _WINDOW) : start]
             introduces = not inside and (
-                bool(speech_verb.search(near)) or stripped.endswith(":") and end > len(stripped) - 200
+                any(w.casefold() in speech_verbs for _, w in tokens(near))
+                or stripped.endswith(":")
+                and end > len(stripped) - 200
             )
             for person in sorted(forms[match.group(1)]):
                 found.append(_Mention(person, start, end, inside, introduces))
@@ -322,9 +346,9 @@ def _last_paragraph_with(mentions: Sequence[Sequence[_Mention]], stop: int, keep
 def _pronoun(text: str) -> str | None:
     """The first he/she/they of the narration (outside quotes): who "she told me" points back to."""
     spans = _quote_spans(text)
-    for match in _PRONOUN.finditer(text):
-        if not any(a <= match.start() < b for a, b in spans):
-            return match.group(1).casefold()
+    for start, word in tokens(text):
+        if word.casefold() in _SUBJECTS and not any(a <= start < b for a, b in spans):
+            return word.casefold()
     return None
 
 

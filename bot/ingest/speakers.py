@@ -46,8 +46,11 @@ _ATTRIBUTION = re.compile(
     rf"|\b(?P<subject>{_WORD}(?:\s+{_WORD}){{0,2}}|[Hh]e|[Ss]he|[Tt]hey)(?:,\s+[a-z][^,“\"]{{0,90}})?,?\s+{_VERBS}\b"
     rf"|\b[Aa]ccording to (?:the )?(?:\w+ )?(?P<according>{_WORD}(?:\s+{_WORD}){{0,2}})"
 )
-_SPEECH_VERB = re.compile(
-    rf"\b(?:{_VERBS}|described|describes|calls|called|asked|asks|admits|argues|argued|spoke|writes)\b"
+# the one-word verbs that introduce what someone says ("Farrant says she still thinks about it.")
+SPEECH_VERBS = frozenset(
+    "said says told tells explained explains added adds noted notes recalled recalls joked admitted admits"
+    " insisted continued laughed wrote writes described describes calls called asked asks argues argued"
+    " spoke remembered".split()
 )
 _OPEN, _CLOSE = '“"', '”"'
 INTERVIEWER_PREFIXES = frozenset({"q", "question", "interviewer"})
@@ -104,7 +107,7 @@ class NameBook:
 
     def __init__(self, texts: Sequence[str], meta: ArticleMeta) -> None:
         # words the article also writes in lower case: at a sentence's start they are not names
-        self.lowercase = {w for t in texts for w in re.findall(r"\b[a-z][a-z'’]+\b", t)}
+        self.lowercase = {w for t in texts for _, w in speaker_model.tokens(t) if w.isalpha() and w.islower()}
         self.full: list[str] = []
         for text in (meta.title, *texts):
             for name in self.people_in(text):
@@ -194,7 +197,7 @@ def speech_plan(
     ]
     fixed = [run == i and (prefixed[i] or bool(explicit[i])) for i, run in enumerate(runs)]
     choices = speaker_model.choices(
-        bodies, book, runs, [said.speaker for said in rules], explicit, _SPEECH_VERB, fixed
+        bodies, book, runs, [said.speaker for said in rules], explicit, SPEECH_VERBS, fixed
     )
     return runs, fixed, choices
 

@@ -75,9 +75,9 @@ _LIST_NUMBER = re.compile(r"[0-9]+\.(?:\s|$)")
 # not continue a word or a longer scheme (`xhttps://`).
 _BARE_URL = re.compile(r"(?<![\w+.-])https?://[^\s<>\"]+")
 # An autolink as this module and `bot.render.reply` write them: no space, bar, backslash or backtick.
-_AUTOLINK = re.compile(r"<https?://[^\s<>|\\`]+>")
+_AUTOLINK = r"<https?://[^\s<>|\\`]+>"
 # Atoms the way `count_bars` reads them: an escape, a tag bar, a link, any other character.
-_ATOM = re.compile(r"\\[\s\S]?|\|\||" + _AUTOLINK.pattern + r"|[\s\S]")
+_ATOM = re.compile(r"\\[\s\S]?|\|\||" + _AUTOLINK + r"|[\s\S]")
 _LINK_MAX = 500  # a longer (encoded) URL stays escaped text: a link must fit in a message piece
 _URL_TRAILING = frozenset(".,;:!?'*~|`")  # end a sentence or markup around a URL, not the URL
 _URL_OPENERS = {")": "(", "]": "[", "”": "“", "’": "‘", "»": "«"}
@@ -107,7 +107,7 @@ def _links(text: str) -> dict[int, str]:
         url = match.group()
         while url[-1] in _URL_TRAILING or url.count(_URL_OPENERS.get(url[-1], url[-1])) < url.count(url[-1]):
             url = url[:-1]
-        host = re.split(r"[/?#]", url.split("//", 1)[1], maxsplit=1)[0]
+        host = url.split("//", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
         if host and "@" not in host and len(_encode_url(url)) <= _LINK_MAX:
             found[match.start()] = url
     return found
@@ -270,7 +270,12 @@ class _Layout:
             elif ch == "|" and i + 1 < n and text[i + 1] == "|":
                 self.kinds.append(_TAG)
                 i += 2
-            elif ch == "<" and (link := _AUTOLINK.match(text, i)) and len(link.group()) <= self.link_max:
+            elif (
+                ch == "<"
+                and (link := _ATOM.match(text, i))
+                and len(link.group()) > 1
+                and len(link.group()) <= self.link_max
+            ):
                 self.kinds.append(_LINK)
                 i = link.end()
             else:
