@@ -195,7 +195,7 @@ def choices(
             )
             if not m.inside:
                 window = text[m.end : m.end + 150]
-                words = [w.casefold() for _, w in tokens(window)]
+                words = [_bare(w) for _, w in tokens(window)]
                 gender[m.person] += (sum(w in _FEMALE for w in words), sum(w in _MALE for w in words))
     order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")
     # ranks, not counts: an article's length must not change what a feature means
@@ -343,12 +343,17 @@ def _last_paragraph_with(mentions: Sequence[Sequence[_Mention]], stop: int, keep
     return last
 
 
+def _bare(word: str) -> str:
+    """A word without its contraction or possessive ("she's", "he’d" -> "she", "he"), folded."""
+    return word.replace("’", "'").split("'", 1)[0].casefold()
+
+
 def _pronoun(text: str) -> str | None:
     """The first he/she/they of the narration (outside quotes): who "she told me" points back to."""
     spans = _quote_spans(text)
     for start, word in tokens(text):
-        if word.casefold() in _SUBJECTS and not any(a <= start < b for a, b in spans):
-            return word.casefold()
+        if _bare(word) in _SUBJECTS and not any(a <= start < b for a, b in spans):
+            return _bare(word)
     return None
 
 
