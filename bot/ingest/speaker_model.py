@@ -1,6 +1,7 @@
 """Who speaks a quote the format does not name: a learned choice among the article's people.
 
-The format rules of `bot.ingest.speakers` settle what the page spells out (`NAME:` prefixes).
+The format rules of `bot.ingest.speakers` settle what the page spells out (`NAME:` prefixes, a
+name beside the quote with a speech verb: "…," Cox said).
 Everything else is a choice: a pronoun ("she told me"), a quote paragraph after an introduction
 ("Farrant says she still thinks about it." then three paragraphs of quote), a name in the same
 sentence that may be a place, a show or a character. Each quote run (a paragraph with speech and
@@ -205,9 +206,24 @@ def choices(
     author = book.meta.author or ""
     elsewhere = {name for names in explicit for name in names} | {s for s in rule_speakers if s}
 
+    in_title = [_names_in(name, title) for name in people]
+    common = [sum(w.casefold() in book.lowercase for w in n.split()) / len(n.split()) for n in people]
     continued = {run for j, run in enumerate(runs) if run is not None and run != j}
+    wanted = set(openers)
+    # the last paragraph naming each person outside quotes (before this one), and the last that
+    # introduces them (up to this one): kept as the paragraphs go by, so the pass stays linear
+    last_out: list[int | None] = [None] * count
+    last_intro: list[int | None] = [None] * count
     result = []
-    for i in openers:
+    for i in range(len(texts)):
+        for m in mentions[i]:
+            if m.introduces:
+                last_intro[m.person] = i
+        if i not in wanted:
+            for m in mentions[i]:
+                if not m.inside:
+                    last_out[m.person] = i
+            continue
         text = texts[i]
         spans = _quote_spans(text)
         first_quote = min((a for a, _ in spans), default=len(text))
@@ -222,8 +238,6 @@ def choices(
         first_outside = next((m.person for m in here if not m.inside), None)
         before_quote = [m.person for m in here if not m.inside and m.start < first_quote]
         recent = _recent_before(mentions, i, before_quote)
-        last_out = _last_paragraph_with(mentions, i, lambda m: not m.inside)
-        last_intro = _last_paragraph_with(mentions, i + 1, lambda m: m.introduces)
         colon = i > 0 and texts[i - 1].rstrip().endswith(":")
         colon_people = {m.person for m in mentions[i - 1] if not m.inside} if colon else set()
         pronoun = _pronoun(text)
@@ -252,7 +266,7 @@ def choices(
                 last_named,
                 float(len(recent) > 1 and recent[1] == p),
                 1.0 / (1 + by_count[p]) if totals[p] else 0.0,
-                float(_names_in(name, title)),
+                float(in_title[p]),
                 float(bool(author) and name == author),
                 agrees,
                 float(name in elsewhere),
@@ -261,13 +275,16 @@ def choices(
                 float(totals[p] >= 2),
                 recent_mention * unattributed,
                 last_named * float(pronoun is not None),
-                sum(w.casefold() in book.lowercase for w in name.split()) / len(name.split()),
+                common[p],
                 min(1.0, gender[p].sum() / max(1.0, totals[p])),
                 after_preposition[p] / max(1.0, totals[p]),
                 min(1.0, longest / 20),
                 quoted_share,
             )
         result.append(Choice(i, list(people), rows))
+        for m in mentions[i]:
+            if not m.inside:
+                last_out[m.person] = i
     return result
 
 
@@ -330,17 +347,6 @@ def _recent_before(mentions: Sequence[Sequence[_Mention]], i: int, here: Sequenc
         if len(order) >= 2:
             break
     return order
-
-
-def _last_paragraph_with(mentions: Sequence[Sequence[_Mention]], stop: int, keep) -> list[int | None]:  # type: ignore[no-untyped-def]
-    """For each person, the last paragraph before `stop` where a mention passes `keep`."""
-    count = max((m.person for found in mentions for m in found), default=-1) + 1
-    last: list[int | None] = [None] * max(count, MAX_CANDIDATES)
-    for j in range(min(stop, len(mentions))):
-        for m in mentions[j]:
-            if keep(m):
-                last[m.person] = j
-    return last
 
 
 def _bare(word: str) -> str:
