@@ -1,0 +1,57 @@
+"""Floors over all of datasets/fanqa as index time reads it (shipped junk and speaker models).
+
+Both the development folds the models learned from and the locked test shows they never saw
+count, as issue 11 asks; the locked shows also get a floor of their own, since they are the
+honest figure for articles nobody here labelled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.ingest.junk import load_junk_model
+from bot.training import speakers as speaker_training
+from bot.training.dataset import FanQA
+from bot.training.material import Material, norm
+
+# Measured at the last training run (see the closing note of issue 11): 9 passages made only of
+# junk lines over all of fanqa, 6 of them on the locked test shows. A floor, not a goal (0).
+MOST_JUNK_ONLY_PASSAGES = 9
+
+
+@pytest.fixture(scope="module")
+def fanqa() -> tuple[FanQA, Material]:
+    data = FanQA.load()
+    material = Material.read(data)
+    material.clean_with(load_junk_model(), "shipped")
+    return data, material
+
+
+def test_speakers_over_all_of_fanqa_stay_above_their_floor(fanqa: tuple[FanQA, Material]) -> None:
+    """The evaluator's rule: the passage holding a labelled quote names its speaker."""
+    data, material = fanqa
+    test_files = [lab["file"] for lab in data.labels if data.folds[lab["show"]] == "test"]
+    everything = speaker_training.share(material, [lab["file"] for lab in data.labels], material.passages_of)
+    locked = speaker_training.share(material, test_files, material.passages_of)
+    assert everything is not None and everything >= 0.9
+    assert locked is not None and locked >= 0.75
+
+
+def junk_only_passages(data: FanQA, material: Material) -> list[tuple[str, str]]:
+    """Passages made mostly of labelled junk lines (the evaluator's rule: half their characters)."""
+    found = []
+    for label in data.labels:
+        junk = [line for line in (norm(j) for j in label.get("junk", [])) if line]
+        for passage in material.passages_of.get(label["file"], []) if junk else []:
+            text = norm(passage.text)
+            if text and sum(len(line) for line in junk if line in text) >= 0.5 * len(text):
+                found.append((label["file"], passage.text[:90]))
+    return found
+
+
+def test_passages_made_only_of_junk_stay_under_their_ceiling(fanqa: tuple[FanQA, Material]) -> None:
+    data, material = fanqa
+    found = junk_only_passages(data, material)
+    assert len(found) <= MOST_JUNK_ONLY_PASSAGES, found
+    labelled = sum(bool(label.get("junk")) for label in data.labels)
+    assert labelled >= 100, "fanqa lost its junk labels: the ceiling would hold trivially"
