@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 # Zero-width and bidirectional control characters: invisible, and able to disguise names or
 # reorder what a reader sees.
@@ -115,3 +116,21 @@ def phrase_starts(text: str, phrase: str) -> Iterator[int]:
 def find_phrase(text: str, phrase: str) -> int:
     """The first whole-word occurrence of `phrase` in `text`, or -1."""
     return next(phrase_starts(text, phrase), -1)
+
+
+def slug_words(url: str | None) -> str | None:
+    """The last path segment of a URL as words ("...-finale-kendall-loses/" -> "finale kendall loses")."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    path = parts.path
+    segments = [s for s in path.split("/") if s]
+    if not segments:
+        return None
+    words = segments[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ").strip()
+    return words if len(words.split()) >= 2 else None

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.annotate.spoilers import ArticleText, Slot, Vectors, detect_spoilers, load_spoiler_model, slug_words
+from bot.annotate.spoilers import ArticleText, Slot, Vectors, detect_spoilers, load_spoiler_model
 from bot.embedder import Embedder
 from bot.ingest.corpus import load_corpus
 from bot.ingest.junk import load_junk_model
 from bot.learned import ARTIFACT_PATH, load_artifact
 from bot.models import ArticleMeta
 from bot.search.rerank import ABSTAIN_FEATURES, RANK_FEATURES, load_ranker
+from bot.text import slug_words
 from bot.training.dataset import DEFAULT_ROOT, FanQA, validate
 from bot.training.run import FIGURE_KEYS, code_sha256, data_sha256
 

@@ -53,6 +53,87 @@ def test_an_outlet_prefix_without_an_author_is_the_outlet() -> None:
     assert got == [None, "Screenward", "Ben Alder"]
 
 
+def test_an_answer_over_several_paragraphs_stays_the_guests_until_the_next_question() -> None:
+    got = speakers(
+        "We talked with Mara Quintero about the finale.",
+        "SCREENWARD: What does it feel like to finish?",
+        "MARA QUINTERO: Strange. We planned it for a long time.",
+        "So it is bittersweet, but I like a new challenge.",
+        "SCREENWARD: What comes next?",
+        "MARA QUINTERO: A holiday.",
+    )
+    assert got == [
+        None,
+        "Dana Whitfield",
+        "Mara Quintero",
+        "Mara Quintero",
+        "Dana Whitfield",
+        "Mara Quintero",
+    ]
+
+
+def test_questions_prefixed_with_a_bar_and_answers_without_a_prefix() -> None:
+    got = speakers(
+        "Harbor Lights ends its season on Sunday, and creator Mara Quintero promises a twist.",
+        "SCREENWARD | How did you approach the finale?",
+        "I would not have done it any differently.",
+        "We planned to break the world so we could not go back to it.",
+        "SCREENWARD | Will there be a cliffhanger?",
+        "Yes, a big one.",
+    )
+    assert got == [
+        None,
+        "Dana Whitfield",
+        "Mara Quintero",
+        "Mara Quintero",
+        "Dana Whitfield",
+        "Mara Quintero",
+    ]
+
+
+def test_unprefixed_questions_to_you_make_a_q_and_a_with_the_guest_the_title_names() -> None:
+    got = speakers(
+        "Mara Quintero created Harbor Lights. We spoke about the finale.",
+        "Did you watch the season as a binge?",
+        "In two sittings, which is not how most people will see it.",
+        "Does the show work better one way or the other?",
+        "Week to week, I think, because the family story needs room. The mystery plays better at once.",
+        "For the last shot, did you film several versions?",
+        "We shot a lot of closeups. We picked the one where she has not won, because the end stays open.",
+    )
+    assert got[:1] == [None]
+    assert got[1::2] == ["Dana Whitfield"] * 3
+    assert got[2::2] == ["Mara Quintero"] * 3
+
+
+def test_narration_after_a_q_and_a_is_nobodys_answer() -> None:
+    meta = ArticleMeta(
+        file="x.md", title="Mara Quintero on the Harbor Lights finale", author="Dana Whitfield"
+    )
+    paragraphs = (
+        Paragraph("Mara Quintero talked to us."),
+        Paragraph("SCREENWARD: Why the lighthouse?"),
+        Paragraph("MARA QUINTERO: It was cheap, and I loved it."),
+        Paragraph("SCREENWARD: And the boat?"),
+        Paragraph("MARA QUINTERO: Borrowed."),
+        Paragraph("Both seasons are streaming on Meridian+.", heading="Where to watch"),
+        Paragraph("Season 2 has ten episodes; the finale runs 71 minutes."),
+    )
+    got = [p.speaker for p in article_passages(Article(meta, paragraphs))]
+    assert got == [None, "Dana Whitfield", "Mara Quintero", "Dana Whitfield", "Mara Quintero", None, None]
+
+
+def test_an_faq_is_not_a_q_and_a() -> None:
+    got = speakers(
+        "Everything to know before season 3 of Harbor Lights.",
+        "When does season 3 come out?",
+        "The streamer has not set a date yet, but filming ended in May.",
+        "Is Ivy Roe dead?",
+        "The finale leaves it open, and Mara Quintero has not said.",
+    )
+    assert got == [None] * 5
+
+
 def test_reported_speech_forms() -> None:
     assert speakers("“We never planned a second season,” says Ramirez Oduya.") == ["Ramirez Oduya"]
     assert speakers("Tess Morrow joined in 2020. “It was chaos,” Morrow said.") == ["Tess Morrow"]

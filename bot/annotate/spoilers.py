@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from bot.annotate.scope import article_scope, find_facts_show, season_numbers
 from bot.learned import Logistic, section
 from bot.models import Article, ArticleMeta, Passage, SpoilerInfo
 from bot.shows import ShowFacts
+from bot.text import slug_words
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +61,6 @@ class ArticleText:
     slots: list[Slot]
     slug: str | None
     facts: tuple[str, ...] = ()
-
-
-def slug_words(url: str | None) -> str | None:
-    """The last path segment of a URL as words ("...-finale-kendall-loses/" -> "finale kendall loses")."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https"):
-        return None
-    path = parts.path
-    segments = [s for s in path.split("/") if s]
-    if not segments:
-        return None
-    words = segments[-1].rsplit(".", 1)[0].replace("-", " ").replace("_", " ").strip()
-    return words if len(words.split()) >= 2 else None
 
 
 def article_text(

@@ -31,8 +31,9 @@ def article_passages(
     """
     passages: list[Passage] = []
     texts = [p.text for p in article.paragraphs]
+    headings = [p.heading for p in article.paragraphs]
     for number, (paragraph, said) in enumerate(
-        zip(article.paragraphs, attribute(texts, article.meta, speakers), strict=True)
+        zip(article.paragraphs, attribute(texts, article.meta, speakers, headings), strict=True)
     ):
         text = paragraph.text[said.strip :]
         if said.quoted:

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 
 from bot import safe_yaml
 from bot.ingest.dates import find_date, normalise_date
-from bot.ingest.topic import article_show
+from bot.ingest.topic import load_show_model, with_show
 from bot.models import Article, ArticleMeta, Paragraph
 from bot.paths import OutsideFolder, inside
 
@@ -87,11 +87,7 @@ def read_article(path: Path, corpus_root: Path) -> Article:
         raise IngestError(f"{rel}: unsupported file type {suffix or '(none)'}")
     if not article.paragraphs:
         raise IngestError(f"{rel}: no article text found")
-    if not article.meta.shows:
-        show = article_show(article.meta.title, [p.text for p in article.paragraphs])
-        if show:
-            article = replace(article, meta=replace(article.meta, shows=(show,)))
-    return article
+    return with_show(article, load_show_model())
 
 
 def clean_space(text: str) -> str:

@@ -196,7 +196,7 @@ def choices(
             )
             if not m.inside:
                 window = text[m.end : m.end + 150]
-                words = [_bare(w) for _, w in tokens(window)]
+                words = [bare_word(w) for _, w in tokens(window)]
                 gender[m.person] += (sum(w in _FEMALE for w in words), sum(w in _MALE for w in words))
     order = np.argsort(np.argsort(first_seen, kind="stable"), kind="stable")
     # ranks, not counts: an article's length must not change what a feature means
@@ -349,7 +349,7 @@ def _recent_before(mentions: Sequence[Sequence[_Mention]], i: int, here: Sequenc
     return order
 
 
-def _bare(word: str) -> str:
+def bare_word(word: str) -> str:
     """A word without its contraction or possessive ("she's", "he’d" -> "she", "he"), folded."""
     return word.replace("’", "'").split("'", 1)[0].casefold()
 
@@ -358,8 +358,8 @@ def _pronoun(text: str) -> str | None:
     """The first he/she/they of the narration (outside quotes): who "she told me" points back to."""
     spans = _quote_spans(text)
     for start, word in tokens(text):
-        if _bare(word) in _SUBJECTS and not any(a <= start < b for a, b in spans):
-            return _bare(word)
+        if bare_word(word) in _SUBJECTS and not any(a <= start < b for a, b in spans):
+            return bare_word(word)
     return None
 
 

@@ -1,10 +1,15 @@
 """Who says each paragraph's quote: interview prefixes, reported speech, quotes over several paragraphs.
 
 Formats parsed (the ones real interview pages use):
-- transcript and Q&A prefixes: `MARA QUINTERO: …`, `Quintero: …`, `**Quintero:** …`, `Q: …`;
-  a prefix counts when it is in capitals, or names a person the article names elsewhere; an
-  interviewer's prefix (the outlet's name, `Q`, `Interviewer`) is attributed to the article's
-  author where it has one, else to the outlet, never to the guest;
+- transcript and Q&A prefixes: `MARA QUINTERO: …`, `Quintero: …`, `**Quintero:** …`, `Q: …`,
+  `OUTLET | …`; a prefix counts when it is in capitals, or names a person the article names
+  elsewhere; an interviewer's prefix (the outlet's name, `Q`, `Interviewer`, a voice that mostly
+  asks) is attributed to the article's author where it has one, else to the outlet, never to the
+  guest;
+- the Q&A layout: once the interviewer has asked twice (by prefix, or by unprefixed questions
+  that address "you"), an answer runs until the next turn, over however many paragraphs, and an
+  answer printed without a prefix is the guest's (the voice that answered last, else the person
+  the title or the introduction names);
 - reported speech: `"…," Quintero said`, `says Ramirez`, `according to the showrunner Ben Alder`,
   `she told the outlet` (a pronoun means the last person quoted);
 - a quote that runs over several paragraphs (an opening mark and no closing one) keeps its
@@ -28,7 +33,7 @@ from bot.models import ArticleMeta
 
 _WORD = r"[A-Z][\w'’.\-]*"
 _PREFIX = re.compile(
-    rf"^\s*(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*[:：](?:\*\*)?\s+"
+    rf"^\s*(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*(?P<sep>[:：|])(?:\*\*)?\s+"
 )
 # a name's words: capitalised, no sentence stop inside or after (an initial "J." is fine), a
 # particle ("de", "van") only before another capitalised word, a possessive "'s" ends the name
@@ -56,6 +61,8 @@ _OPEN, _CLOSE = '“"', '”"'
 INTERVIEWER_PREFIXES = frozenset({"q", "question", "interviewer"})
 ANSWER_PREFIXES = frozenset({"a", "answer"})
 PRONOUNS = frozenset({"he", "she", "they"})
+FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves"})
+ADDRESSED = frozenset({"you", "your", "yours", "yourself", "yourselves"})  # "you're" counts as "you"
 # Capitalised words that start sentences but never name anyone.
 NOT_NAMES = frozenset(
     {
@@ -90,6 +97,7 @@ class Attributed:
     speaker: str | None
     strip: int  # characters of speaker prefix to drop from the paragraph's text
     quoted: bool = False  # the paragraph is the speaker's quote (prefix or continuation): drop outer marks
+    settled: bool = False  # the layout names the speaker without a prefix (an answer's later paragraphs)
 
 
 def _title(word: str) -> str:
@@ -157,15 +165,19 @@ class NameBook:
 
 
 def attribute(
-    paragraphs: Sequence[str], meta: ArticleMeta, model: SpeakerModel | None | Literal["shipped"] = "shipped"
+    paragraphs: Sequence[str],
+    meta: ArticleMeta,
+    model: SpeakerModel | None | Literal["shipped"] = "shipped",
+    headings: Sequence[str | None] | None = None,
 ) -> list[Attributed]:
     """One Attributed per paragraph, in order: the format rules, then the learned choice.
 
     `model` "shipped" uses the weights of the learned artifact (the rules alone when it has none);
-    None asks for the rules alone (what training starts from).
+    None asks for the rules alone (what training starts from). `headings`: the heading above each
+    paragraph (a Q&A answer does not run on into the next section).
     """
     book = NameBook(paragraphs, meta)
-    rules = _rule_attribution(paragraphs, book)
+    rules = _rule_attribution(paragraphs, book, headings)
     chosen = speaker_model.load_speaker_model() if model == "shipped" else model
     if chosen is None:
         return rules
@@ -189,7 +201,7 @@ def speech_plan(
     attribution naming someone beside the quote ("…," Cox said / "…," said Cox).
     """
     bodies = [text[said.strip :] for text, said in zip(paragraphs, rules, strict=True)]
-    prefixed = [said.strip > 0 for said in rules]
+    prefixed = [said.strip > 0 or said.settled for said in rules]
     runs = speaker_model.quote_runs(bodies, prefixed, _leaves_open, _closes)
     explicit = [
         _explicit_names(body, book) if run == i else set()
@@ -203,32 +215,62 @@ def speech_plan(
 
 
 def rule_plan(
-    paragraphs: Sequence[str], meta: ArticleMeta
+    paragraphs: Sequence[str], meta: ArticleMeta, headings: Sequence[str | None] | None = None
 ) -> tuple[list[Attributed], list[int | None], list[speaker_model.Choice]]:
     """The rules' attribution with its quote runs and the candidate rows the model decides (training)."""
     book = NameBook(paragraphs, meta)
-    rules = _rule_attribution(paragraphs, book)
+    rules = _rule_attribution(paragraphs, book, headings)
     runs, _, choices = speech_plan(paragraphs, book, rules)
     return rules, runs, choices
 
 
-def _rule_attribution(paragraphs: Sequence[str], book: NameBook) -> list[Attributed]:
+def _rule_attribution(
+    paragraphs: Sequence[str], book: NameBook, headings: Sequence[str | None] | None = None
+) -> list[Attributed]:
+    sections = list(headings) if headings is not None else [None] * len(paragraphs)
     prefixes = [_PREFIX.match(p) for p in paragraphs]
     asks = _interviewer_keys(paragraphs, prefixes)
+    questions = _interviewer_turns(paragraphs, prefixes, book, asks)
+    named_guest = _named_guest(paragraphs, book, min(questions)) if questions else None
     result: list[Attributed] = []
     mentioned: str | None = None  # the last person the article named before this paragraph
     guest: str | None = None
+    answering: str | None = None  # in a Q&A: whose answer an unprefixed paragraph continues
+    answer_section: str | None = None
+    answered = False  # the current answer has begun (its later paragraphs must speak as "I"/"we")
     open_quote: str | None = None
-    for text, match in zip(paragraphs, prefixes, strict=True):
+    for number, (text, match) in enumerate(zip(paragraphs, prefixes, strict=True)):
         speaker, strip = None, 0
         if match:
             speaker, strip = _prefix_speaker(match, book, asks, guest)
+            key = match["name"].strip("* ").casefold()
             if (
-                speaker
+                speaker is not None
+                and number not in questions
                 and not book.is_outlet(match["name"])
-                and match["name"].casefold() not in INTERVIEWER_PREFIXES | asks
+                and key not in INTERVIEWER_PREFIXES | asks
             ):
                 guest = speaker
+        if questions:
+            if number in questions:
+                answering, answer_section, answered = guest or named_guest, sections[number], False
+                if speaker is None:
+                    speaker = book.interviewer()
+                    result.append(Attributed(speaker, 0, quoted=True, settled=True))
+                    open_quote = None
+                    continue
+            elif (
+                match is None
+                and answering
+                and number > min(questions)
+                and sections[number] == answer_section
+                and (not answered or _speaks_in_first_person(text))
+            ):
+                result.append(Attributed(answering, 0, quoted=True, settled=True))
+                answered, open_quote = True, None
+                continue
+            elif match is not None and speaker is not None:
+                answering, answer_section, answered = speaker, sections[number], True
         body = text[strip:]
         continues = speaker is None and open_quote is not None
         if continues:
@@ -254,9 +296,81 @@ def _interviewer_keys(paragraphs: Sequence[str], prefixes: Sequence[re.Match[str
     for text, match in zip(paragraphs, prefixes, strict=True):
         if match:
             asked.setdefault(match["name"].casefold(), []).append(text.rstrip().endswith("?"))
-    if len(asked) < 2:
-        return set()
+    if not asked or len(asked) == 1 and not all(next(iter(asked.values()))):
+        return set()  # one voice is the interviewer only when it does nothing but ask
     return {key for key, marks in asked.items() if len(marks) >= 2 and sum(marks) >= 0.5 * len(marks)}
+
+
+def _interviewer_turns(
+    paragraphs: Sequence[str], prefixes: Sequence[re.Match[str] | None], book: NameBook, asks: set[str]
+) -> set[int]:
+    """The paragraphs where the interviewer asks, when the article is laid out as a Q&A (two or
+    more such turns): by prefix (`Q:`, the outlet, a voice that mostly asks), else by unprefixed
+    questions that address the guest as "you" (questions printed in bold lose their mark in text)."""
+    by_prefix = {
+        i
+        for i, match in enumerate(prefixes)
+        if match
+        and (
+            (key := match["name"].strip("* ").casefold()) in INTERVIEWER_PREFIXES
+            or key in asks
+            or book.is_outlet(match["name"].strip("* "))
+        )
+    }
+    if len(by_prefix) >= 2:
+        return by_prefix
+    asked = [
+        i
+        for i, (text, match) in enumerate(zip(paragraphs, prefixes, strict=True))
+        if match is None
+        and text.rstrip().endswith("?")
+        and i + 1 < len(paragraphs)
+        and not paragraphs[i + 1].rstrip().endswith("?")
+    ]
+    addressed = [i for i in asked if _addresses(paragraphs[i])]
+    if len(addressed) < 2:
+        return set()
+    # then a one-sentence question is asked too; a longer paragraph ending in "?" may be an
+    # answer that closes on a question of its own
+    return {i for i in asked if i in addressed or not _inner_stop(paragraphs[i])}
+
+
+def _speaks_in_first_person(text: str) -> bool:
+    words = {speaker_model.bare_word(w) for _, w in speaker_model.tokens(_outside_quotes(text))}
+    return bool(FIRST_PERSON & words)
+
+
+def _addresses(text: str) -> bool:
+    return bool(ADDRESSED & {speaker_model.bare_word(w) for _, w in speaker_model.tokens(text)})
+
+
+def _inner_stop(text: str) -> bool:
+    """A sentence ends before the paragraph's last one does."""
+    body = text.rstrip()[:-1]
+    return any(f"{mark} " in body for mark in ".!?")
+
+
+def _named_guest(paragraphs: Sequence[str], book: NameBook, first_question: int) -> str | None:
+    """The person a Q&A is with: named in the title, else most often before the first question;
+    never the author or the outlet, and a show's name only when nobody else is named (a show
+    guessed from the title may be the guest's name)."""
+    meta = book.meta
+    never = {(meta.author or "").casefold(), (meta.outlet or "").casefold()}
+    shows = {show.casefold() for show in meta.shows}
+    for excluded in (never | shows, never):
+        found = [book.resolve(name) or name for name in book.people_in(meta.title or "")]
+        in_title = [name for name in found if name.casefold() not in excluded]
+        if in_title:
+            return in_title[0]
+        counts: dict[str, int] = {}
+        for text in paragraphs[:first_question]:
+            for name in book.people_in(_outside_quotes(text)):
+                name = book.resolve(name) or name
+                if name.casefold() not in excluded:
+                    counts[name] = counts.get(name, 0) + 1
+        if counts:
+            return max(counts, key=counts.__getitem__)
+    return None
 
 
 def _direct_speaker(text: str, book: NameBook) -> str | None:
@@ -304,11 +418,13 @@ def _prefix_speaker(
 ) -> tuple[str | None, int]:
     raw = match["name"].strip("* ")
     key = raw.casefold()
+    capitals = raw.replace(" ", "").replace("-", "").replace(".", "").isupper()
+    if match["sep"] == "|" and not capitals:
+        return None, 0  # "Rating | 8/10", "Photo | Network": only a voice in capitals takes a bar
     if key in INTERVIEWER_PREFIXES or key in asks or book.is_outlet(raw):
         return book.interviewer() or _clean_name(raw), match.end()
     if key in ANSWER_PREFIXES:
         return guest, match.end()
-    capitals = raw.replace(" ", "").replace("-", "").replace(".", "").isupper()
     resolved = book.resolve(raw)
     if capitals and len(raw) > 1:
         return resolved or _clean_name(raw), match.end()

@@ -48,7 +48,8 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
     """Fit, measure and (with `write`) save the artifact; returns the figures."""
     from bot.embedder import Embedder
     from bot.ingest.speaker_model import FEATURES
-    from bot.training import junk, retrieval, speakers, spoilers
+    from bot.ingest.topic import with_show
+    from bot.training import junk, retrieval, shows, speakers, spoilers
     from bot.training.material import Material, VectorCache
 
     problems = validate(root)
@@ -56,7 +57,13 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
         raise ValueError("the data set does not validate:\n" + "\n".join(problems[:20]))
     started = time.monotonic()
     data = FanQA.load(root)
-    material = Material.read(data)
+    with standing_in({"shows": {}}):  # read before any show model: only declared shows
+        material = Material.read(data)
+
+    # --- shows: which show a page is about when it does not say, then the articles carry it
+    show_model, show_figures = shows.train(material)
+    log.info("shows: %s", show_figures)
+    material.raw = {f: with_show(a, show_model) for f, a in material.raw.items()}
 
     # --- junk paragraphs: fitted on the raw articles, then every later model sees them cleaned
     junk_items = [i for i in junk.junk_articles(material) if i.fold != TEST]
@@ -70,6 +77,7 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
     log.info("speakers: %s", speaker_figures)
     material.clean_with(junk_model, speaker_model)
     fitted = {
+        "shows": {"scorer": show_model.scorer.to_dict(), "threshold": show_model.threshold},
         "junk": {
             "lines": junk_model.lines.to_dict(),
             "context": junk_model.context.to_dict(),
@@ -112,6 +120,7 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
             "leaks": ranking.figures["leaks"],
             "speaker": speaker_figures["speaker"],
             **junk_figures,
+            **show_figures,
             "speaker_rules": speaker_figures["speaker_rules"],
         }
         result: dict[str, Any] = {"cv": figures, "seconds": round(time.monotonic() - started, 1)}
