@@ -8,7 +8,6 @@ raised: a typo must not take the bot down.
 
 from __future__ import annotations
 
-import re
 import reprlib
 import unicodedata
 from collections.abc import Mapping
@@ -190,7 +189,10 @@ def _season_number(value: Any) -> int | None:
     if isinstance(value, int):
         return value if value > 0 else None
     text = str(value).strip().casefold()
-    text = re.sub(r"^(?:season|series|s)\s*", "", text)
+    for word in ("season", "series", "s"):
+        if text.startswith(word):
+            text = text[len(word) :].lstrip()
+            break
     if text.isdigit() and int(text) > 0:
         return int(text)
     return _SEASON_WORDS.get(text)

@@ -36,7 +36,9 @@ def safe_name(filename: str) -> str:
     suffix = "." + suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise UploadRejected(f"Only {', '.join(ALLOWED_SUFFIXES)} files can be added, not {suffix}.")
-    stem = re.sub(r"\.{2,}", ".", stem)[: MAX_NAME - len(suffix)].strip(" .-_")
+    while ".." in stem:
+        stem = stem.replace("..", ".")
+    stem = stem[: MAX_NAME - len(suffix)].strip(" .-_")
     if not stem:
         raise UploadRejected("That file name has no usable characters; please rename it.")
     return stem + suffix

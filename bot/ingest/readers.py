@@ -94,6 +94,13 @@ def clean_space(text: str) -> str:
     return " ".join(text.replace("\u00a0", " ").split())
 
 
+def _tight_punctuation(text: str) -> str:
+    """No space before , . ; : ! ? (inline tags joined with spaces leave "Luke Cage ,")."""
+    for mark in ",.;:!?":
+        text = text.replace(f" {mark}", mark)
+    return text
+
+
 # ----------------------------------------------------------------------------- plain text
 
 
@@ -447,7 +454,7 @@ def _read_html_blocks(raw: str, rel: str) -> Article:
         if block.find(_BLOCK_TAGS):
             continue  # a container; its inner blocks are visited on their own
         text = clean_space(block.get_text(" "))
-        text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+        text = _tight_punctuation(text)
         if not text:
             continue
         if block.name in ("h1",) and text == title:

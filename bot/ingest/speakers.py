@@ -58,6 +58,7 @@ SPEECH_VERBS = frozenset(
     " spoke remembered".split()
 )
 _OPEN, _CLOSE = '“"', '”"'
+_MID = frozenset("abcdefghijklmnopqrstuvwxyz,")
 INTERVIEWER_PREFIXES = frozenset({"q", "question", "interviewer"})
 ANSWER_PREFIXES = frozenset({"a", "answer"})
 PRONOUNS = frozenset({"he", "she", "they"})
@@ -122,7 +123,13 @@ class NameBook:
                 if name not in self.full:
                     self.full.append(name)
         self.meta = meta
-        self.capitalised = {w.casefold() for t in texts for w in re.findall(rf"(?<=[a-z,] ){_WORD}", t)}
+        # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
+        self.capitalised = {
+            w.casefold()
+            for t in texts
+            for start, w in speaker_model.tokens(t)
+            if "A" <= w[:1] <= "Z" and start >= 2 and t[start - 1] == " " and t[start - 2] in _MID
+        }
 
     def resolve(self, name: str) -> str | None:
         words = _clean_name(name).split()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -99,7 +98,7 @@ class AskCog(commands.Cog, name="Ask"):
         )
         if not addressed:
             return None
-        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+        return message.content.replace(f"<@!{me.id}>", " ").replace(f"<@{me.id}>", " ").strip()
 
     async def _replies_to_me(self, message: discord.Message, my_id: int) -> bool:
         reference = message.reference
