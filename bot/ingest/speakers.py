@@ -250,20 +250,14 @@ def _rule_attribution(
         speaker, strip = None, 0
         if match:
             speaker, strip = _prefix_speaker(match, book, asks, guest)
-            key = match["name"].strip("* ").casefold()
-            if (
-                speaker is not None
-                and number not in questions
-                and not book.is_outlet(match["name"])
-                and key not in INTERVIEWER_PREFIXES | asks
-            ):
+            interviewer = number in questions or _asks_as_interviewer(match, book, asks)
+            if speaker is not None and not interviewer:
                 guest = speaker
         if questions:
             if number in questions:
                 answering, answer_section, answered = guest or named_guest, sections[number], False
                 if speaker is None:
-                    speaker = book.interviewer()
-                    result.append(Attributed(speaker, 0, quoted=True, settled=True))
+                    result.append(Attributed(book.interviewer(), 0, quoted=True, settled=True))
                     open_quote = None
                     continue
             elif (
@@ -314,16 +308,7 @@ def _interviewer_turns(
     """The paragraphs where the interviewer asks, when the article is laid out as a Q&A (two or
     more such turns): by prefix (`Q:`, the outlet, a voice that mostly asks), else by unprefixed
     questions that address the guest as "you" (questions printed in bold lose their mark in text)."""
-    by_prefix = {
-        i
-        for i, match in enumerate(prefixes)
-        if match
-        and (
-            (key := match["name"].strip("* ").casefold()) in INTERVIEWER_PREFIXES
-            or key in asks
-            or book.is_outlet(match["name"].strip("* "))
-        )
-    }
+    by_prefix = {i for i, match in enumerate(prefixes) if match and _asks_as_interviewer(match, book, asks)}
     if len(by_prefix) >= 2:
         return by_prefix
     asked = [
@@ -342,13 +327,23 @@ def _interviewer_turns(
     return {i for i in asked if i in addressed or not _inner_stop(paragraphs[i])}
 
 
+def _asks_as_interviewer(match: re.Match[str], book: NameBook, asks: set[str]) -> bool:
+    """The prefix is the interviewer's: `Q`, `Interviewer`, the outlet, a voice that mostly asks."""
+    raw = match["name"].strip("* ")
+    key = raw.casefold()
+    return key in INTERVIEWER_PREFIXES or key in asks or book.is_outlet(raw)
+
+
+def _bare_words(text: str) -> set[str]:
+    return {speaker_model.bare_word(w) for _, w in speaker_model.tokens(text)}
+
+
 def _speaks_in_first_person(text: str) -> bool:
-    words = {speaker_model.bare_word(w) for _, w in speaker_model.tokens(_outside_quotes(text))}
-    return bool(FIRST_PERSON & words)
+    return bool(FIRST_PERSON & _bare_words(_outside_quotes(text)))
 
 
 def _addresses(text: str) -> bool:
-    return bool(ADDRESSED & {speaker_model.bare_word(w) for _, w in speaker_model.tokens(text)})
+    return bool(ADDRESSED & _bare_words(text))
 
 
 def _inner_stop(text: str) -> bool:
@@ -364,8 +359,8 @@ def _named_guest(paragraphs: Sequence[str], book: NameBook, first_question: int)
     meta = book.meta
     never = {(meta.author or "").casefold(), (meta.outlet or "").casefold()}
     shows = {show.casefold() for show in meta.shows}
+    found = [book.resolve(name) or name for name in book.people_in(meta.title or "")]
     for excluded in (never | shows, never):
-        found = [book.resolve(name) or name for name in book.people_in(meta.title or "")]
         in_title = [name for name in found if name.casefold() not in excluded]
         if in_title:
             return in_title[0]
@@ -424,13 +419,12 @@ def _prefix_speaker(
     match: re.Match[str], book: NameBook, asks: set[str], guest: str | None
 ) -> tuple[str | None, int]:
     raw = match["name"].strip("* ")
-    key = raw.casefold()
     capitals = raw.replace(" ", "").replace("-", "").replace(".", "").isupper()
     if match["sep"] == "|" and not capitals:
         return None, 0  # "Rating | 8/10", "Photo | Network": only a voice in capitals takes a bar
-    if key in INTERVIEWER_PREFIXES or key in asks or book.is_outlet(raw):
+    if _asks_as_interviewer(match, book, asks):
         return book.interviewer() or _clean_name(raw), match.end()
-    if key in ANSWER_PREFIXES:
+    if raw.casefold() in ANSWER_PREFIXES:
         return guest, match.end()
     resolved = book.resolve(raw)
     if capitals and len(raw) > 1:

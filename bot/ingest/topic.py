@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.learned import Logistic, built
 from bot.models import Article
-from bot.text import phrase_starts, slug_words
+from bot.text import find_phrase, phrase_starts, slug_words
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def candidate_rows(title: str, body: Sequence[str], slug: str = "") -> tuple[lis
                 min(len(words), 6) / 6,
                 float(title[at + len(name) : at + len(name) + 2] in ("'s", "’s")) if at >= 0 else 0.0,
                 float(bool(folded_slug) and folded in folded_slug),
-                float(any(True for _ in phrase_starts(opening, name))),
+                float(find_phrase(opening, name) >= 0),
                 sum(w in MARKERS for w in followers) / max(1, len(followers)),
                 sum(w in SPEAKS for w in followers) / max(1, len(followers)),
                 float(
@@ -153,13 +153,20 @@ class ShowModel:
     scorer: Logistic
     threshold: float
 
-    def pick(self, title: str, body: Sequence[str], slug: str = "") -> str | None:
-        names, rows = candidate_rows(title, body, slug)
+    def best(self, rows: np.ndarray) -> tuple[int, float]:
+        """The likeliest candidate's row and its probability (rows must not be empty)."""
+        scores = self.scorer.probabilities(rows)
+        top = int(np.argmax(scores))
+        return top, float(scores[top])
+
+    def choose(self, names: Sequence[str], rows: np.ndarray) -> str | None:
         if not names:
             return None
-        scores = self.scorer.probabilities(rows)
-        best = int(np.argmax(scores))
-        return names[best] if scores[best] >= self.threshold else None
+        top, score = self.best(rows)
+        return names[top] if score >= self.threshold else None
+
+    def pick(self, title: str, body: Sequence[str], slug: str = "") -> str | None:
+        return self.choose(*candidate_rows(title, body, slug))
 
 
 def load_show_model() -> ShowModel | None:
@@ -179,10 +186,15 @@ def _build(data: dict) -> ShowModel | None:
         return None
 
 
+def article_candidates(article: Article) -> tuple[list[str], np.ndarray]:
+    """An article's candidate shows and their rows: its title, body and URL slug."""
+    body = [p.text for p in article.paragraphs]
+    return candidate_rows(article.meta.title, body, slug_words(article.meta.url) or "")
+
+
 def with_show(article: Article, model: ShowModel | None) -> Article:
     """The article with the show `model` reads from its title, where the page declares none."""
     if article.meta.shows or model is None:
         return article
-    body = [p.text for p in article.paragraphs]
-    show = model.pick(article.meta.title, body, slug_words(article.meta.url) or "")
+    show = model.choose(*article_candidates(article))
     return replace(article, meta=replace(article.meta, shows=(show,))) if show else article

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.ingest.topic import ShowModel, candidate_rows
-from bot.text import slug_words
+from bot.ingest.topic import ShowModel, article_candidates
 from bot.training.dataset import TEST
 from bot.training.material import Material
 from bot.training.spoilers import fit_logistic
@@ -44,8 +43,7 @@ def show_articles(material: Material) -> list[ShowArticle]:
         if article is None:
             continue
         gold = {_key(s) for s in (label["show"], *(label.get("shows") or ()))}
-        body = [p.text for p in article.paragraphs]
-        names, rows = candidate_rows(article.meta.title, body, slug_words(article.meta.url) or "")
+        names, rows = article_candidates(article)
         positive = np.array([_key(n) in gold for n in names], dtype=bool)
         out.append(ShowArticle(label["file"], material.data.folds[label["show"]], names, rows, positive))
     return out
@@ -61,17 +59,16 @@ def fit(items: Sequence[ShowArticle], threshold: float = 0.5) -> ShowModel:
 def correct(model: ShowModel, item: ShowArticle) -> bool:
     """The model's pick is the labelled show, or it declines where no candidate is."""
     if len(item.names):
-        scores = model.scorer.probabilities(item.rows)
-        top = int(np.argmax(scores))
-        if scores[top] >= model.threshold:
+        top, score = model.best(item.rows)
+        if score >= model.threshold:
             return bool(item.positive[top])
     return not item.positive.any()
 
 
 def _accuracy(items: Sequence[ShowArticle], best: Sequence[tuple[float, bool]], threshold: float) -> float:
     right = 0
-    for item, (score, correct) in zip(items, best, strict=True):
-        right += correct if score >= threshold else not item.positive.any()
+    for item, (score, right_pick) in zip(items, best, strict=True):
+        right += right_pick if score >= threshold else not item.positive.any()
     return right / max(1, len(items))
 
 
@@ -82,9 +79,8 @@ def cross_validate(items: Sequence[ShowArticle]) -> tuple[float, dict[str, float
         model = fit([i for i in items if i.fold != fold])
         for n, item in enumerate(items):
             if item.fold == fold and len(item.names):
-                scores = model.scorer.probabilities(item.rows)
-                top = int(np.argmax(scores))
-                best[n] = (float(scores[top]), bool(item.positive[top]))
+                top, score = model.best(item.rows)
+                best[n] = (score, bool(item.positive[top]))
     grid = sorted({round(float(t), 3) for t in np.linspace(0.05, 0.95, 91)})
     threshold = max(grid, key=lambda t: (_accuracy(items, best, t), -t))
     return threshold, {
