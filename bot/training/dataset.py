@@ -60,6 +60,18 @@ class _VisibleText(html.parser.HTMLParser):
             self.parts.append(data)
 
 
+def label_as_read(text: str, fmt: str) -> str:
+    """A label as the bot's reader prints it: Markdown labels keep their markup ("**Name** says:")
+    because they are substrings of the file, but the reader's paragraphs carry none of it."""
+    if fmt != "md":
+        return text
+    from markdown_it import MarkdownIt
+
+    parser = _VisibleText()
+    parser.feed(MarkdownIt("commonmark").render(text))
+    return " ".join("".join(parser.parts).split())
+
+
 def squash(text: str) -> str:
     return " ".join(text.split())
 

@@ -1,9 +1,12 @@
 """Fit the junk-paragraph models (`bot.ingest.junk`) on fanqa's junk labels, measured by show folds.
 
 Only articles written with junk labels count (the folded-in test fixtures never labelled theirs).
+Markdown labels are compared as the reader prints them (without `**` or link syntax), or a bold
+commenter's name would be learned as article text.
 A paragraph is junk when labelled junk lines make up at least half of it, the evaluator's rule.
-The threshold maximises F1 on out-of-fold scores: a dropped article sentence can cost an answer,
-a kept share row costs a bad quote.
+The threshold maximises F1 on out-of-fold scores: a dropped article sentence can cost an answer
+(`junk_answers_dropped` counts the paragraphs dropped that hold a question's gold sentence or a
+labelled quote), a kept share row costs a bad quote.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bot.ingest.junk import JunkModel, SparseLogistic, context_rows, features
+from bot.training.dataset import label_as_read
 from bot.training.material import Material, norm
 from bot.training.spoilers import fit_logistic
 
@@ -28,17 +32,26 @@ class JunkArticle:
     fold: str
     texts: list[str]
     junk: np.ndarray
+    answers: np.ndarray  # the paragraph holds a question's gold sentence or a labelled quote
 
 
 def junk_articles(material: Material) -> list[JunkArticle]:
+    wanted: dict[str, list[str]] = {}
+    for question in material.data.questions:
+        for file in question.get("gold_files") or []:
+            wanted.setdefault(file, []).extend(norm(g) for g in question.get("gold") or [])
+    for label in material.data.labels:
+        wanted.setdefault(label["file"], []).extend(norm(s["quote"]) for s in label.get("speakers") or [])
     out = []
     for label in material.data.labels:
         if not str(label.get("origin", "")).startswith("written") or label["file"] not in material.raw:
             continue
-        lines = [norm(j) for j in label.get("junk", []) if norm(j)]
+        lines = [norm(label_as_read(j, label["format"])) for j in label.get("junk", [])]
+        lines = [line for line in lines if line]
         texts = [p.text for p in material.raw[label["file"]].paragraphs]
         junk = np.array([_is_junk(norm(t), lines) for t in texts], dtype=bool)
-        out.append(JunkArticle(label["file"], material.data.folds[label["show"]], texts, junk))
+        answers = np.array([_holds(norm(t), wanted.get(label["file"], [])) for t in texts], dtype=bool)
+        out.append(JunkArticle(label["file"], material.data.folds[label["show"]], texts, junk, answers))
     return out
 
 
@@ -48,6 +61,11 @@ def _is_junk(text: str, lines: Sequence[str]) -> bool:
     if any(text in line for line in lines):
         return True
     return sum(len(line) for line in lines if line in text) >= 0.5 * len(text)
+
+
+def _holds(text: str, sentences: Sequence[str]) -> bool:
+    """A labelled sentence starts in this paragraph (its first words: labels may span two)."""
+    return any(s and s[:80] in text for s in sentences)
 
 
 def _fit_lines(items: Sequence[JunkArticle]) -> SparseLogistic:
@@ -76,15 +94,13 @@ def fit(items: Sequence[JunkArticle], threshold: float = 0.5) -> JunkModel:
 
 def cross_validate(items: Sequence[JunkArticle]) -> tuple[float, dict[str, float]]:
     """The F1-best threshold on out-of-fold scores, and precision/recall there."""
-    scores, truth = [], []
+    scores = []
     for fold in sorted({i.fold for i in items}):
         model = fit([i for i in items if i.fold != fold])
-        for item in items:
-            if item.fold == fold:
-                scores.append(model.probabilities(item.texts))
-                truth.append(item.junk)
-    p = np.concatenate(scores)
-    y = np.concatenate(truth)
+        scores.extend((item, model.probabilities(item.texts)) for item in items if item.fold == fold)
+    p = np.concatenate([s for _, s in scores])
+    y = np.concatenate([i.junk for i, _ in scores])
+    answers = np.concatenate([i.answers for i, _ in scores]) & ~y
     best = (0.0, 0.5, 0.0, 0.0)
     for t in np.linspace(0.05, 0.95, 91):
         flagged = p >= t
@@ -94,9 +110,11 @@ def cross_validate(items: Sequence[JunkArticle]) -> tuple[float, dict[str, float
         f1 = 2 * precision * recall / max(1e-9, precision + recall)
         if f1 > best[0]:
             best = (f1, float(t), precision, recall)
-    return best[1], {
-        "junk_f1": round(best[0], 3),
-        "junk_precision": round(best[2], 3),
-        "junk_recall": round(best[3], 3),
+    f1, threshold, precision, recall = best
+    return threshold, {
+        "junk_f1": round(f1, 3),
+        "junk_precision": round(precision, 3),
+        "junk_recall": round(recall, 3),
         "junk_paragraphs": int(y.sum()),
+        "junk_answers_dropped": int((answers & (p >= threshold)).sum()),
     }
