@@ -11,7 +11,8 @@ import pytest
 
 from bot.ingest.junk import load_junk_model
 from bot.training import speakers as speaker_training
-from bot.training.dataset import FanQA, label_as_read
+from bot.training.dataset import FanQA
+from bot.training.junk import junk_lines
 from bot.training.material import Material, norm
 
 # Measured at the last training run (see the closing note of issue 11): 9 passages made only of
@@ -45,8 +46,7 @@ def junk_only_passages(data: FanQA, material: Material) -> list[tuple[str, str]]
     """
     found = []
     for label in data.labels:
-        lines = (norm(label_as_read(j, label["format"])) for j in label.get("junk", []))
-        junk = [line for line in lines if line]
+        junk = junk_lines(label)
         for passage in material.passages_of.get(label["file"], []) if junk else []:
             text = norm(passage.text)
             if text and sum(len(line) for line in junk if line in text) >= 0.5 * len(text):

@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from markdown_it import MarkdownIt
+
 FORMS = frozenset(
     {
         "finale-recap",
@@ -60,15 +62,16 @@ class _VisibleText(html.parser.HTMLParser):
             self.parts.append(data)
 
 
+_MARKDOWN = MarkdownIt("commonmark")  # the reader's flavour (bot.ingest.readers)
+
+
 def label_as_read(text: str, fmt: str) -> str:
     """A label as the bot's reader prints it: Markdown labels keep their markup ("**Name** says:")
     because they are substrings of the file, but the reader's paragraphs carry none of it."""
     if fmt != "md":
         return text
-    from markdown_it import MarkdownIt
-
     parser = _VisibleText()
-    parser.feed(MarkdownIt("commonmark").render(text))
+    parser.feed(_MARKDOWN.render(text))
     return " ".join("".join(parser.parts).split())
 
 

@@ -46,13 +46,18 @@ def junk_articles(material: Material) -> list[JunkArticle]:
     for label in material.data.labels:
         if not str(label.get("origin", "")).startswith("written") or label["file"] not in material.raw:
             continue
-        lines = [norm(label_as_read(j, label["format"])) for j in label.get("junk", [])]
-        lines = [line for line in lines if line]
+        lines = junk_lines(label)
         texts = [p.text for p in material.raw[label["file"]].paragraphs]
         junk = np.array([_is_junk(norm(t), lines) for t in texts], dtype=bool)
         answers = np.array([_holds(norm(t), wanted.get(label["file"], [])) for t in texts], dtype=bool)
         out.append(JunkArticle(label["file"], material.data.folds[label["show"]], texts, junk, answers))
     return out
+
+
+def junk_lines(label: dict) -> list[str]:
+    """An article's junk labels as the reader prints them, normalised for matching."""
+    lines = (norm(label_as_read(j, label["format"])) for j in label.get("junk", []))
+    return [line for line in lines if line]
 
 
 def _is_junk(text: str, lines: Sequence[str]) -> bool:
