@@ -2,9 +2,10 @@
 
 Sign-in walls, player bars, captions and photo credits, bylines, share rows, comment sections and
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
-model over hashed character and word n-grams and a few shape facts (length, punctuation,
-capitals, digits), then by a second model that also sees its neighbours' scores (a
-comment's text is junk because of the "says:" line above it). Both are fitted by
+model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
+"Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), and a few
+shape facts (length, punctuation, capitals, digits), then by a second model that also sees its
+neighbours' scores (a comment's text is junk because of the "says:" line above it). Both are fitted by
 `python -m bot train` on the junk labels of datasets/fanqa. Without weights nothing is dropped:
 losing article text is worse than quoting a share row.
 """
@@ -25,9 +26,11 @@ log = logging.getLogger(__name__)
 
 CHAR_FEATURES = 1 << 14
 WORD_FEATURES = 1 << 13
+LABEL_FEATURES = 1 << 10
+LABEL_SPAN = 32  # a "Label:" ends within the first characters of its line
 SHAPE_FEATURES = (
     "log_length", "words", "sentence_end", "capital_start", "capital_share", "digit_share",
-    "colon", "bar", "short", "question", "quote_mark",
+    "colon", "bar", "short", "question", "quote_mark", "label",
 )  # fmt: skip
 # No position in the article: fanqa's copied pages end in comments and footers, so "last" would
 # be learned as "junk", and the last paragraph of a clean extracted or short article would be lost.
@@ -56,7 +59,21 @@ def _vectorizers():  # type: ignore[no-untyped-def]
         lowercase=True,
         token_pattern=r"(?u)\b\w+\b",
     )
-    return chars, words
+    labels = HashingVectorizer(
+        analyzer="word",
+        n_features=LABEL_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+        token_pattern=r"(?u)\b\w+\b",
+    )
+    return chars, words, labels
+
+
+def line_label(text: str) -> str:
+    """The "Label" of a line that opens with "Label: ...", or ""."""
+    colon = text.find(":", 0, LABEL_SPAN)
+    return text[:colon] if colon > 0 else ""
 
 
 def shape_row(text: str) -> list[float]:
@@ -74,6 +91,7 @@ def shape_row(text: str) -> list[float]:
         float(len(words) <= 6),
         float(stripped.endswith("?")),
         float(any(q in text for q in '"“”')),
+        float(bool(line_label(text))),
     ]
 
 
@@ -81,9 +99,10 @@ def features(texts: Sequence[str]):  # type: ignore[no-untyped-def]
     """Sparse matrix: hashed n-grams, then the shape facts (standardised by the model's scale)."""
     from scipy.sparse import csr_matrix, hstack
 
-    chars, words = _vectorizers()
+    chars, words, labels = _vectorizers()
     shapes = csr_matrix(np.asarray([shape_row(t) for t in texts], dtype=np.float32))
-    return hstack([chars.transform(texts), words.transform(texts), shapes]).tocsr()
+    label_words = labels.transform([line_label(t) for t in texts])
+    return hstack([chars.transform(texts), words.transform(texts), label_words, shapes]).tocsr()
 
 
 def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -163,7 +182,7 @@ def _build(data: dict) -> JunkModel | None:
             Logistic.from_dict(data["context"]),
             float(data["threshold"]),
         )
-        lines = CHAR_FEATURES + WORD_FEATURES + len(SHAPE_FEATURES)
+        lines = CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + len(SHAPE_FEATURES)
         if model.lines.weights.size != lines or model.context.weights.size != len(CONTEXT_FEATURES):
             raise ValueError("feature counts differ from the code's (retrain: python -m bot train)")
         return model
