@@ -5,9 +5,11 @@ rating boxes vary too much between sites for rules, so each paragraph is scored 
 model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
 "Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), and a few
 shape facts (length, punctuation, capitals, digits), then by a second model that also sees its
-neighbours' scores (a comment's text is junk because of the "says:" line above it). Both are fitted by
-`python -m bot train` on the junk labels of datasets/fanqa. Without weights nothing is dropped:
-losing article text is worse than quoting a share row.
+neighbours' scores (a comment's text is junk because of the "says:" line above it and the "Reply"
+below it: how sure both neighbours are, and that times the paragraph's own score, are inputs, since
+a linear model over each neighbour alone cannot tell "between two junk lines" from "next to one").
+Both are fitted by `python -m bot train` on the junk labels of datasets/fanqa. Without weights
+nothing is dropped: losing article text is worse than quoting a share row.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ SHAPE_FEATURES = (
 )  # fmt: skip
 # No position in the article: fanqa's copied pages end in comments and footers, so "last" would
 # be learned as "junk", and the last paragraph of a clean extracted or short article would be lost.
-CONTEXT_FEATURES = ("self", "prev", "next", "prev2", "next2", "short")
+CONTEXT_FEATURES = (
+    "self", "prev", "next", "prev2", "next2", "short", "between_junk", "self_between_junk",
+)  # fmt: skip
 MISSING = -6.0
 
 
@@ -109,6 +113,7 @@ def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float32)
     count = z.size
     padded = np.concatenate([[MISSING, MISSING], z, [MISSING, MISSING]])
+    sure = sigmoid(padded)
     return np.asarray(
         [
             [
@@ -118,6 +123,8 @@ def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
                 padded[i],
                 padded[i + 4],
                 float(len(texts[i].split()) <= 6),
+                min(sure[i + 1], sure[i + 3]),
+                sure[i + 2] * min(sure[i + 1], sure[i + 3]),
             ]
             for i in range(count)
         ],
