@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
+from bot.learned import Logistic
 from bot.search.question import asks_about_ending
 from bot.search.rerank import Candidates, LearnedRanker, abstain_row
 from bot.training import speakers
@@ -134,11 +136,26 @@ def fit_ranker(asked: Sequence[Asked]) -> LearnedRanker:
     return LearnedRanker(ranker, abstain, 0.5)
 
 
-def _fit_rank(asked: Sequence[Asked]):  # type: ignore[no-untyped-def]
+def _fit_rank(asked: Sequence[Asked]) -> Logistic:
+    """A pairwise logistic ranker: each gold passage against each other candidate of its own short
+    list, so the weights learn what orders one question's candidates, not what makes a question's
+    whole list look good (a pointwise model spends its weights on that; out of fold, hit@1 +0.01)."""
     useful = [a for a in asked if a.positive.any()]
-    x = np.concatenate([a.candidates.features for a in useful])
-    y = np.concatenate([a.positive for a in useful])
-    return fit_logistic(x, y, RANKER_C)
+    x = np.concatenate([a.candidates.features for a in useful]).astype(np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    differences = []
+    for a in useful:
+        z = (a.candidates.features - mean) / scale
+        gold, other = z[a.positive], z[~a.positive]
+        differences.append((gold[:, None, :] - other[None, :, :]).reshape(-1, z.shape[1]))
+    d = np.concatenate(differences)
+    pairs = np.concatenate([d, -d])
+    labels = np.concatenate([np.ones(len(d)), np.zeros(len(d))])
+    model = LogisticRegression(C=RANKER_C, fit_intercept=False, max_iter=5000)
+    model.fit(pairs, labels)
+    return Logistic(model.coef_[0].astype(np.float32), 0.0, mean.astype(np.float32), scale.astype(np.float32))
 
 
 def false_abstain_threshold(probabilities: np.ndarray, answerable: np.ndarray, limit: float) -> float:
