@@ -1,7 +1,8 @@
 """The one artifact of learned weights (`bot/assets/learned.json`), made by `python -m bot train`.
 
 Plain JSON (lists of floats), no pickles: logistic models are a weight vector, a bias, and the
-mean/scale the inputs were standardised with. Index-time annotation and question-time search
+mean/scale the inputs were standardised with; tree ensembles are node tables (feature, threshold,
+children, leaf value) walked here with numpy. Index-time annotation and question-time search
 read their sections from here; nothing in the bot fits weights at serve time.
 """
 
@@ -61,6 +62,106 @@ class Logistic:
         if not (weights.shape == mean.shape == scale.shape) or not np.all(scale > 0):
             raise ValueError("inconsistent logistic model")
         return cls(weights, float(data["bias"]), mean, scale)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEnsemble:
+    """Boosted regression trees on the logit scale: logit = baseline + sum of each tree's leaf.
+
+    Each tree is a node table; a row goes left when its feature is <= the node's threshold (a
+    missing value goes where training sent it). Used where the inputs interact in ways a logistic
+    model cannot weigh (abstention: a weak best match means something else for a one-word question).
+    """
+
+    baseline: float
+    features: int  # inputs expected
+    trees: tuple[dict[str, np.ndarray], ...]
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.shape[1] != self.features:
+            raise ValueError(f"model expects {self.features} features, got {x.shape[1]}")
+        if x.shape[0] == 1:  # question time: one row, where a plain walk beats array steps
+            return np.asarray([self._one(x[0].tolist())], dtype=np.float32)
+        total = np.full(x.shape[0], self.baseline, dtype=np.float64)
+        rows = np.arange(x.shape[0])
+        for tree in self.trees:
+            node = np.zeros(x.shape[0], dtype=np.int64)
+            while True:
+                inner = ~tree["leaf"][node]
+                if not inner.any():
+                    break
+                at = node[inner]
+                value = x[rows[inner], tree["feature"][at]]
+                left = np.where(np.isnan(value), tree["missing_left"][at], value <= tree["threshold"][at])
+                node[inner] = np.where(left, tree["left"][at], tree["right"][at])
+            total += tree["value"][node]
+        return total.astype(np.float32)
+
+    def _one(self, row: list[float]) -> float:
+        total = self.baseline
+        for tree in self.trees:
+            feature, threshold, leaf = tree["feature"], tree["threshold"], tree["leaf"]
+            node = 0
+            while not leaf[node]:
+                value = row[feature[node]]
+                left = tree["missing_left"][node] if value != value else value <= threshold[node]
+                node = tree["left"][node] if left else tree["right"][node]
+            total += float(tree["value"][node])
+        return total
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        return sigmoid(self.logits(x))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "baseline": round(self.baseline, 8),
+            "features": self.features,
+            "trees": [
+                {
+                    "feature": t["feature"].tolist(),
+                    "threshold": [round(float(v), 8) for v in t["threshold"]],
+                    "left": t["left"].tolist(),
+                    "right": t["right"].tolist(),
+                    "leaf": t["leaf"].astype(int).tolist(),
+                    "missing_left": t["missing_left"].astype(int).tolist(),
+                    "value": [round(float(v), 8) for v in t["value"]],
+                }
+                for t in self.trees
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TreeEnsemble:
+        features = int(data["features"])
+        trees = []
+        for t in data["trees"]:
+            tree = {
+                "feature": np.asarray(t["feature"], dtype=np.int64),
+                "threshold": np.asarray(t["threshold"], dtype=np.float64),
+                "left": np.asarray(t["left"], dtype=np.int64),
+                "right": np.asarray(t["right"], dtype=np.int64),
+                "leaf": np.asarray(t["leaf"], dtype=bool),
+                "missing_left": np.asarray(t["missing_left"], dtype=bool),
+                "value": np.asarray(t["value"], dtype=np.float64),
+            }
+            size = tree["value"].size
+            inner = ~tree["leaf"]
+            if (
+                size == 0
+                or any(v.shape != (size,) for v in tree.values())
+                or np.any(tree["feature"][inner] < 0)
+                or np.any(tree["feature"][inner] >= features)
+                or np.any(tree["left"][inner] <= np.flatnonzero(inner))  # children come after parents
+                or np.any(tree["right"][inner] <= np.flatnonzero(inner))
+                or np.any(tree["left"][inner] >= size)
+                or np.any(tree["right"][inner] >= size)
+            ):
+                raise ValueError("inconsistent tree")
+            trees.append(tree)
+        return cls(float(data["baseline"]), features, tuple(trees))
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

@@ -19,11 +19,12 @@ from bot.annotate.spoilers import ArticleText, Slot, Vectors, detect_spoilers, l
 from bot.embedder import Embedder
 from bot.ingest.corpus import load_corpus
 from bot.ingest.junk import load_junk_model
-from bot.learned import ARTIFACT_PATH, load_artifact
+from bot.learned import ARTIFACT_PATH, TreeEnsemble, load_artifact
 from bot.models import ArticleMeta
 from bot.search.rerank import ABSTAIN_FEATURES, RANK_FEATURES, load_ranker
 from bot.text import slug_words
 from bot.training.dataset import DEFAULT_ROOT, FanQA, validate
+from bot.training.retrieval import fit_trees
 from bot.training.run import FIGURE_KEYS, code_sha256, data_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,8 +80,44 @@ def test_every_learned_part_loads_with_the_feature_sizes_the_code_computes() -> 
     spoilers, junk, ranker = load_spoiler_model(), load_junk_model(), load_ranker()
     assert spoilers is not None and junk is not None and ranker is not None
     assert ranker.ranker.weights.size == len(RANK_FEATURES)
-    assert ranker.abstain.weights.size == len(ABSTAIN_FEATURES)
+    assert ranker.abstain.features == len(ABSTAIN_FEATURES)
     assert 0 < spoilers.threshold < 1 and 0 < ranker.threshold < 1 and 0 < junk.threshold < 1
+
+
+def test_boosted_trees_copied_out_of_scikit_learn_score_as_scikit_learn_does() -> None:
+    """The abstention trees are read from scikit-learn's internals: a release that moves them
+    must fail here, not change answers silently. Missing values too, and JSON round trip."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(600, 5))
+    x[rng.random(x.shape) < 0.05] = np.nan
+    y = (np.nan_to_num(x[:, 0]) * np.nan_to_num(x[:, 1]) + 0.3 * rng.normal(size=600) > 0).astype(int)
+    settings = {"max_iter": 30, "max_depth": 3, "learning_rate": 0.2}
+    ours = TreeEnsemble.from_dict(json.loads(json.dumps(fit_trees(x, y, settings).to_dict())))
+    theirs = HistGradientBoostingClassifier(random_state=0, early_stopping=False, **settings).fit(x, y)
+    probe = rng.normal(size=(200, 5))
+    probe[rng.random(probe.shape) < 0.05] = np.nan
+    expected = theirs.decision_function(probe)
+    np.testing.assert_allclose(ours.logits(probe), expected, atol=1e-4)
+    one_by_one = np.concatenate([ours.logits(row[None, :]) for row in probe])  # question time's path
+    np.testing.assert_allclose(one_by_one, expected, atol=1e-4)
+    assert len(ours.trees) == 30
+    with pytest.raises(ValueError):
+        ours.logits(probe[:, :4])
+
+
+def test_a_tree_whose_child_points_back_is_refused() -> None:
+    looping = {
+        "baseline": 0.0,
+        "features": 1,
+        "trees": [
+            {"feature": [0, 0, 0], "threshold": [0.0, 0.0, 0.0], "left": [1, 0, 0], "right": [2, 0, 0],
+             "leaf": [0, 0, 1], "missing_left": [1, 1, 1], "value": [0.0, 0.0, 1.0]}
+        ],
+    }  # fmt: skip
+    with pytest.raises(ValueError):
+        TreeEnsemble.from_dict(looping)
 
 
 def test_report_prints_the_stored_figures_as_one_json_line() -> None:

@@ -1,8 +1,10 @@
 """Learned re-ranking and abstention over the retriever's short list.
 
 The retriever proposes the best CANDIDATES passages by its blended score; a logistic ranker from
-the artifact (`bot.learned`, fitted by `python -m bot train`) re-orders them from their features,
-and a second logistic model gives the probability that the corpus answers the question at all.
+the artifact (`bot.learned`, fitted pairwise by `python -m bot train`) re-orders them from their
+features, and boosted trees over the question's facts and the ranker's best logits give the
+probability that the corpus answers the question at all (trees, because what a weak best match
+means depends on the question: a one-word question, a follow-up, names the corpus never uses).
 The decline threshold was chosen on validation folds for a false-abstention rate <= 0.03.
 """
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.learned import Logistic, section
+from bot.learned import Logistic, TreeEnsemble, section
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +71,15 @@ def abstain_row(candidates: Candidates, rank_logits: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, slots=True)
 class LearnedRanker:
     ranker: Logistic
-    abstain: Logistic
+    abstain: TreeEnsemble
     threshold: float  # least probability of "answerable" a question needs to be answered
 
     @classmethod
     def from_section(cls, data: dict) -> LearnedRanker:
         return cls(
-            Logistic.from_dict(data["ranker"]), Logistic.from_dict(data["abstain"]), float(data["threshold"])
+            Logistic.from_dict(data["ranker"]),
+            TreeEnsemble.from_dict(data["abstain"]),
+            float(data["threshold"]),
         )
 
     def order(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, float]:
@@ -94,7 +98,7 @@ def load_ranker() -> LearnedRanker | None:
         return None
     try:
         model = LearnedRanker.from_section(data)
-        if model.ranker.weights.size != len(RANK_FEATURES) or model.abstain.weights.size != len(
+        if model.ranker.weights.size != len(RANK_FEATURES) or model.abstain.features != len(
             ABSTAIN_FEATURES
         ):
             raise ValueError("the artifact was made for other features; run python -m bot train")
