@@ -24,10 +24,12 @@ RANK_FEATURES = (
     "blend", "dense", "question", "sentence", "lexical", "show", "season", "coverage", "meta", "has_speaker",
     "named_speaker", "blend_rank", "length", "has_heading", "dense_gap", "lexical_gap", "sentence_gap",
 )  # fmt: skip
+# question facts, then the ranker's first choice's own features (whether its show, season or named
+# speaker matches the question's, how close its best sentence is)
 ABSTAIN_FEATURES = (
     "top_rank", "margin", "best_dense", "best_question", "best_sentence", "best_lexical",
     "specific", "unknown", "unknown_share", "follow_up", "words", "question_alone", "coverage", "names_show",
-)  # fmt: skip
+) + tuple(f"top_{name}" for name in RANK_FEATURES)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ def abstain_row(candidates: Candidates, rank_logits: np.ndarray) -> np.ndarray:
     margin = float(order[0] - order[1]) if order.size > 1 else 0.0
     f = candidates.features
     best = lambda name: float(f[:, RANK_FEATURES.index(name)].max()) if f.size else 0.0  # noqa: E731
-    return np.array(
+    first = f[int(np.argmax(rank_logits))] if rank_logits.size and f.size else np.zeros(len(RANK_FEATURES))
+    question = np.array(
         [
             top,
             margin,
@@ -66,6 +69,7 @@ def abstain_row(candidates: Candidates, rank_logits: np.ndarray) -> np.ndarray:
         ],
         dtype=np.float32,
     )
+    return np.concatenate([question, np.asarray(first, dtype=np.float32)])
 
 
 @dataclass(frozen=True, slots=True)
