@@ -24,7 +24,7 @@ from bot.models import ArticleMeta
 from bot.search.rerank import ABSTAIN_FEATURES, RANK_FEATURES, load_ranker
 from bot.text import slug_words
 from bot.training.dataset import DEFAULT_ROOT, FanQA, validate
-from bot.training.retrieval import fit_trees
+from bot.training.fitting import fit_trees
 from bot.training.run import FIGURE_KEYS, code_sha256, data_sha256
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.ingest.junk import JunkModel, SparseLogistic, context_rows, features
 from bot.training.dataset import label_as_read
+from bot.training.fitting import fit_logistic
 from bot.training.material import Material, norm
-from bot.training.spoilers import fit_logistic
 
 LINES_C = 8.0
 CONTEXT_C = 1.0

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from bot.learned import Logistic, TreeEnsemble
+from bot.learned import Logistic
 from bot.search.question import asks_about_ending
 from bot.search.rerank import Candidates, LearnedRanker, abstain_row
 from bot.training import speakers
 from bot.training.dataset import TEST
+from bot.training.fitting import fit_trees
 from bot.training.material import CACHE_DIR, Material, covers
 
 log = logging.getLogger(__name__)
@@ -155,30 +156,6 @@ def _fit_rank(asked: Sequence[Asked]) -> Logistic:
     model = LogisticRegression(C=RANKER_C, fit_intercept=False, max_iter=5000)
     model.fit(pairs, labels)
     return Logistic(model.coef_[0].astype(np.float32), 0.0, mean.astype(np.float32), scale.astype(np.float32))
-
-
-def fit_trees(x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> TreeEnsemble:
-    """Boosted trees (scikit-learn's histogram boosting, fixed seed, no early stopping: the same
-    data gives the same trees), copied out as plain node tables."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    model = HistGradientBoostingClassifier(random_state=0, early_stopping=False, **settings)
-    model.fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=int))
-    trees = []
-    for (predictor,) in model._predictors:  # one tree per round for a binary target
-        nodes = predictor.nodes
-        trees.append(
-            {
-                "feature": nodes["feature_idx"].astype(np.int64),
-                "threshold": nodes["num_threshold"].astype(np.float64),
-                "left": nodes["left"].astype(np.int64),
-                "right": nodes["right"].astype(np.int64),
-                "leaf": nodes["is_leaf"].astype(bool),
-                "missing_left": nodes["missing_go_to_left"].astype(bool),
-                "value": nodes["value"].astype(np.float64),
-            }
-        )
-    return TreeEnsemble(float(np.ravel(model._baseline_prediction)[0]), int(x.shape[1]), tuple(trees))
 
 
 def false_abstain_threshold(probabilities: np.ndarray, answerable: np.ndarray, limit: float) -> float:

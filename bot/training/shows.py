@@ -16,8 +16,8 @@ import numpy as np
 
 from bot.ingest.topic import ShowModel, article_candidates
 from bot.training.dataset import TEST
+from bot.training.fitting import fit_logistic
 from bot.training.material import Material
-from bot.training.spoilers import fit_logistic
 
 SHOW_C = 1.0
 

@@ -19,8 +19,8 @@ from bot.ingest.speaker_model import Choice, SpeakerModel
 from bot.ingest.speakers import rule_plan
 from bot.models import Passage
 from bot.training.dataset import TEST
+from bot.training.fitting import fit_logistic
 from bot.training.material import Material, covers, norm, words
-from bot.training.spoilers import fit_logistic
 
 C = 0.1  # chosen on out-of-fold accuracy of the development folds (0.1 or 1.0, balanced or not)
 

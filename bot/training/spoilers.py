@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from bot.annotate.spoilers import (
     ArticleText,
@@ -25,7 +24,7 @@ from bot.annotate.spoilers import (
     context_features,
     sentence_features,
 )
-from bot.learned import Logistic
+from bot.training.fitting import fit_logistic
 from bot.training.material import Material, matches
 
 TARGET_RECALL = 0.98
@@ -33,22 +32,6 @@ SENTENCE_C = 0.05
 CONTEXT_C = 1.0
 HEADLINE_C = 0.1
 MAX_FACTS = 8
-
-
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) -> Logistic:
-    """A standardised L2 logistic regression (lbfgs: deterministic for the same data)."""
-    x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
-    model.fit((x - mean) / scale, y.astype(int))
-    return Logistic(
-        model.coef_[0].astype(np.float32),
-        float(model.intercept_[0]),
-        mean.astype(np.float32),
-        scale.astype(np.float32),
-    )
 
 
 @dataclass(slots=True)

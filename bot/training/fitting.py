@@ -1,0 +1,54 @@
+"""The two model kinds training fits, each copied out into the artifact's plain form (`bot.learned`).
+
+Logistic models where a weighted sum is enough; boosted trees where inputs interact (a weak best
+match means something else for a one-word question). Both deterministic for the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from bot.learned import Logistic, TreeEnsemble
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) -> Logistic:
+    """A standardised L2 logistic regression (lbfgs: deterministic for the same data)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
+    model.fit((x - mean) / scale, y.astype(int))
+    return Logistic(
+        model.coef_[0].astype(np.float32),
+        float(model.intercept_[0]),
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+    )
+
+
+def fit_trees(x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> TreeEnsemble:
+    """Boosted trees (scikit-learn's histogram boosting, fixed seed, no early stopping: the same
+    data gives the same trees), copied out as plain node tables."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(random_state=0, early_stopping=False, **settings)
+    model.fit(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=int))
+    trees = []
+    for (predictor,) in model._predictors:  # one tree per round for a binary target
+        nodes = predictor.nodes
+        trees.append(
+            {
+                "feature": nodes["feature_idx"].astype(np.int64),
+                "threshold": nodes["num_threshold"].astype(np.float64),
+                "left": nodes["left"].astype(np.int64),
+                "right": nodes["right"].astype(np.int64),
+                "leaf": nodes["is_leaf"].astype(bool),
+                "missing_left": nodes["missing_go_to_left"].astype(bool),
+                "value": nodes["value"].astype(np.float64),
+            }
+        )
+    return TreeEnsemble(float(np.ravel(model._baseline_prediction)[0]), int(x.shape[1]), tuple(trees))
