@@ -149,13 +149,14 @@ class TreeEnsemble:
             }
             size = tree["value"].size
             inner = ~tree["leaf"]
+            parents = np.flatnonzero(inner)
             if (
                 size == 0
                 or any(v.shape != (size,) for v in tree.values())
                 or np.any(tree["feature"][inner] < 0)
                 or np.any(tree["feature"][inner] >= features)
-                or np.any(tree["left"][inner] <= np.flatnonzero(inner))  # children come after parents
-                or np.any(tree["right"][inner] <= np.flatnonzero(inner))
+                or np.any(tree["left"][inner] <= parents)  # children come after parents: no loops
+                or np.any(tree["right"][inner] <= parents)
                 or np.any(tree["left"][inner] >= size)
                 or np.any(tree["right"][inner] >= size)
             ):

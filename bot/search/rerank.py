@@ -2,9 +2,10 @@
 
 The retriever proposes the best CANDIDATES passages by its blended score; a logistic ranker from
 the artifact (`bot.learned`, fitted pairwise by `python -m bot train`) re-orders them from their
-features, and boosted trees over the question's facts and the ranker's best logits give the
-probability that the corpus answers the question at all (trees, because what a weak best match
-means depends on the question: a one-word question, a follow-up, names the corpus never uses).
+features, and boosted trees over the question's facts, the ranker's best logits and its first
+choice's features give the probability that the corpus answers the question at all (trees,
+because what a weak best match means depends on the question: a one-word question, a follow-up,
+names the corpus never uses).
 The decline threshold was chosen on validation folds for a false-abstention rate <= 0.03.
 """
 

@@ -6,6 +6,7 @@ match means something else for a one-word question). Both deterministic for the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,12 +15,18 @@ from sklearn.linear_model import LogisticRegression
 from bot.learned import Logistic, TreeEnsemble
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) -> Logistic:
-    """A standardised L2 logistic regression (lbfgs: deterministic for the same data)."""
-    x = np.asarray(x, dtype=np.float64)
+def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of each input (a constant input keeps scale 1 instead of dividing by 0)."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-6] = 1.0
+    return mean, scale
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) -> Logistic:
+    """A standardised L2 logistic regression (lbfgs: deterministic for the same data)."""
+    x = np.asarray(x, dtype=np.float64)
+    mean, scale = _standardiser(x)
     model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
     model.fit((x - mean) / scale, y.astype(int))
     return Logistic(
@@ -28,6 +35,25 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, balanced: bool = True) 
         mean.astype(np.float32),
         scale.astype(np.float32),
     )
+
+
+def fit_pairwise_logistic(
+    groups: Sequence[np.ndarray], positives: Sequence[np.ndarray], c: float
+) -> Logistic:
+    """A ranker: logistic regression on the standardised differences between each positive row and
+    each other row of its own group (no intercept), so the weights learn what orders one group's
+    rows rather than what makes a whole group look good. Scores are `logits` of each row."""
+    x = np.concatenate(groups).astype(np.float64)
+    mean, scale = _standardiser(x)
+    differences = []
+    for rows, positive in zip(groups, positives, strict=True):
+        z = (rows - mean) / scale
+        gold, other = z[positive], z[~positive]
+        differences.append((gold[:, None, :] - other[None, :, :]).reshape(-1, z.shape[1]))
+    d = np.concatenate(differences)
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000)
+    model.fit(np.concatenate([d, -d]), np.concatenate([np.ones(len(d)), np.zeros(len(d))]))
+    return Logistic(model.coef_[0].astype(np.float32), 0.0, mean.astype(np.float32), scale.astype(np.float32))
 
 
 def fit_trees(x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> TreeEnsemble:

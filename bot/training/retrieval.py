@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from bot.learned import Logistic
 from bot.search.question import asks_about_ending
 from bot.search.rerank import Candidates, LearnedRanker, abstain_row
 from bot.training import speakers
 from bot.training.dataset import TEST
-from bot.training.fitting import fit_trees
+from bot.training.fitting import fit_pairwise_logistic, fit_trees
 from bot.training.material import CACHE_DIR, Material, covers
 
 log = logging.getLogger(__name__)
@@ -137,25 +136,12 @@ def fit_ranker(asked: Sequence[Asked]) -> LearnedRanker:
 
 
 def _fit_rank(asked: Sequence[Asked]) -> Logistic:
-    """A pairwise logistic ranker: each gold passage against each other candidate of its own short
-    list, so the weights learn what orders one question's candidates, not what makes a question's
-    whole list look good (a pointwise model spends its weights on that; out of fold, hit@1 +0.01)."""
+    """The ranker, pairwise within each question's short list (out of fold, hit@1 +0.01 over a
+    pointwise model, which spends its weights on telling easy lists from hard ones)."""
     useful = [a for a in asked if a.positive.any()]
-    x = np.concatenate([a.candidates.features for a in useful]).astype(np.float64)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale < 1e-6] = 1.0
-    differences = []
-    for a in useful:
-        z = (a.candidates.features - mean) / scale
-        gold, other = z[a.positive], z[~a.positive]
-        differences.append((gold[:, None, :] - other[None, :, :]).reshape(-1, z.shape[1]))
-    d = np.concatenate(differences)
-    pairs = np.concatenate([d, -d])
-    labels = np.concatenate([np.ones(len(d)), np.zeros(len(d))])
-    model = LogisticRegression(C=RANKER_C, fit_intercept=False, max_iter=5000)
-    model.fit(pairs, labels)
-    return Logistic(model.coef_[0].astype(np.float32), 0.0, mean.astype(np.float32), scale.astype(np.float32))
+    return fit_pairwise_logistic(
+        [a.candidates.features for a in useful], [a.positive for a in useful], RANKER_C
+    )
 
 
 def false_abstain_threshold(probabilities: np.ndarray, answerable: np.ndarray, limit: float) -> float:
