@@ -37,10 +37,16 @@ class ArticleMeta:
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """One body paragraph, junk removed. `heading` is the nearest heading above it (an FAQ question)."""
+    """One body paragraph, junk removed. `heading` is the nearest heading above it (an FAQ question).
+
+    `cues` are the page structure the reader saw around it (its tag, the class and id words of its
+    elements, a wrapping `<em>`, an image beside it): inputs of the junk model, since a caption or a
+    dateline is often told by its markup rather than its words.
+    """
 
     text: str
     heading: str | None = None
+    cues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

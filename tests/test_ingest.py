@@ -153,13 +153,18 @@ def test_txt_lines_are_units_and_hard_wrapped_lines_are_joined(tmp_path: Path) -
 
 
 def test_txt_lines_in_capitals_are_headings_even_above_a_list(tmp_path: Path) -> None:
-    """Plain text writes section headings in capitals; they head what follows and are never quotes."""
-    article = read(
+    """Plain text writes section headings in capitals; they head what follows and are never quotes.
+    (The reader's rule, so read without the junk model, which may judge a four-line page's lone
+    short lines either way.)"""
+    article = read_article(
+        write(
+            tmp_path,
+            "guide.txt",
+            "A guide\n\nBy Lee Park\n\nThe first season holds up better than anyone expected.\n\n"
+            "WHY IT WORKS (MOSTLY)\n\n- The hallway fight, in one take\n"
+            "- The quiet finale\n\nTHE FOUR THAT WORK\n\nEpisode 2 is the one people remember.\n",
+        ),
         tmp_path,
-        "guide.txt",
-        "A guide\n\nBy Lee Park\n\nThe first season holds up better than anyone expected.\n\n"
-        "WHY IT WORKS (MOSTLY)\n\n- The hallway fight, in one take\n"
-        "- The quiet finale\n\nTHE FOUR THAT WORK\n\nEpisode 2 is the one people remember.\n",
     )
     texts = [p.text for p in article.paragraphs]
     assert "WHY IT WORKS (MOSTLY)" not in texts and "THE FOUR THAT WORK" not in texts
@@ -373,3 +378,99 @@ def test_crlf_and_bom_are_normalised(tmp_path: Path) -> None:
     article = read(tmp_path, "windows.txt", raw)
     assert article.meta.title == "A title"
     assert body(article) == "First line of text continues here. Done."
+
+
+# ----------------------------------------------------------------------------- page structure
+
+
+def test_a_transcript_paragraph_is_cut_where_another_voice_takes_over(tmp_path: Path) -> None:
+    """A copied transcript often runs two voices into one line; each turn must become its own
+    paragraph so each passage can name its own speaker."""
+    article = read_article(
+        write(
+            tmp_path,
+            "pod.txt",
+            "The Tidewater podcast, episode 12\n\nBy Lee Park\n\n"
+            "NELL: We finally saw the lighthouse burn. IVO: Which nobody expected, least of all me.\n\n"
+            "It was a note from the U.S. office: keep the lighthouse.\n",
+        ),
+        tmp_path,
+    )
+    texts = [p.text for p in article.paragraphs]
+    assert texts[:2] == [
+        "NELL: We finally saw the lighthouse burn.",
+        "IVO: Which nobody expected, least of all me.",
+    ]
+    assert "It was a note from the U.S. office: keep the lighthouse." in texts  # a colon in prose is no turn
+
+
+def test_a_late_byline_fills_the_missing_meta_and_a_by_sentence_stays(tmp_path: Path) -> None:
+    """Copied pages put the byline under a share row or a player, below the header; "By the
+    finale, …" is a sentence, not a byline."""
+    article = read_article(
+        write(
+            tmp_path,
+            "late.txt",
+            "Harbor Lights season 2 review\n\nShare | Tweet\n\nBy Mara Quintero\n\nJune 4, 2024\n\n"
+            "By the finale, the harbor has become a character of its own.\n",
+        ),
+        tmp_path,
+    )
+    assert article.meta.author == "Mara Quintero"
+    assert article.meta.date == "2024-06-04"
+    texts = [p.text for p in article.paragraphs]
+    assert "By the finale, the harbor has become a character of its own." in texts
+    assert not any("Mara Quintero" in t for t in texts)
+
+
+def test_a_pull_quote_the_body_already_holds_is_read_once(tmp_path: Path) -> None:
+    """A pull quote repeats words of the paragraph it sits beside: quoting it would show the same
+    words twice, and as a passage of its own it has no context."""
+    line = "I wanted the storm to feel like a second antagonist for the whole season"
+    page = (
+        "<html><head><title>Storm talk</title></head><body><article><h1>Storm talk</h1>"
+        f"<blockquote class='pull-quote'>{line}</blockquote>"
+        f"<p>Asked about the finale, the showrunner laughed. \u201c{line},\u201d she said, and the crew"
+        " built a rain rig the size of a barn to get it.</p>"
+        "<p>The second paragraph is about the cast, who spent weeks soaked through.</p>"
+        "</article></body></html>"
+    )
+    article = read_article(write(tmp_path, "storm.html", page), tmp_path)
+    holding = [p.text for p in article.paragraphs if line in p.text]
+    assert len(holding) == 1 and "the showrunner laughed" in holding[0]
+
+
+def test_markdown_table_rows_are_paragraphs_with_their_cells(tmp_path: Path) -> None:
+    """An episode guide's table: each row one paragraph, cells kept apart as the HTML reader does."""
+    article = read_article(
+        write(
+            tmp_path,
+            "guide.md",
+            "# Harbor Lights episode guide\n\nEvery episode, in order.\n\n"
+            "| Episode | Title | Air date |\n|---|---|---|\n"
+            "| 1 | The Keeper | March 3, 2024 |\n| 2 | Low Water | March 10, 2024 |\n",
+        ),
+        tmp_path,
+    )
+    texts = [p.text for p in article.paragraphs]
+    assert "1 | The Keeper | March 3, 2024" in texts
+    assert "2 | Low Water | March 10, 2024" in texts
+
+
+def test_html_blocks_carry_the_markup_around_them_as_cues(tmp_path: Path) -> None:
+    """The junk model sees where a block sat: its tag, its ancestors' class words, a caption set
+    wholly in <em>, an image beside it."""
+    page = (
+        "<html><head><title>Cues</title></head><body><main>"
+        "<p>The first paragraph of a review that is long enough to be prose and says so.</p>"
+        "<div class='post-dateline_2'>"
+        "<p>Filed June 4, 2024, in the evening, by the news desk of the site</p></div>"
+        "<p><img src='a.jpg'><em>Mara Quintero as Ivy Roe on the harbor wall, in the rain, at night</em></p>"
+        "</main></body></html>"
+    )
+    article = read_article(write(tmp_path, "cues.html", page), tmp_path)
+    cues = {p.text[:10]: set(p.cues) for p in article.paragraphs}
+    dateline = next(c for t, c in cues.items() if t.startswith("Filed"))
+    caption = next(c for t, c in cues.items() if t.startswith("Mara"))
+    assert {"attr:post", "attr:dateline", "in:div"} <= dateline
+    assert {"whole:em", "beside:img", "tag:p"} <= caption

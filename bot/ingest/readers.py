@@ -11,12 +11,13 @@ import math
 import re
 from dataclasses import replace
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import frontmatter
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
 from markdown_it import MarkdownIt
 
 from bot import safe_yaml
@@ -29,11 +30,15 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_ARTICLE_BYTES = 5_000_000
 
 
+Unit = tuple[str, str | None, tuple[str, ...]]  # a paragraph's text, its heading, its markup cues
+
+
 class IngestError(Exception):
     """An article that cannot be read; reported by file name and skipped, never fatal."""
 
 
-_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "dd", "dt")
+_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "tr", "dd", "dt")
+_CUE_TAGS = (*_BLOCK_TAGS, "figcaption", "div", "span", "time", "small", "cite")
 _DROP_TAGS = (
     "script",
     "style",
@@ -55,6 +60,7 @@ _JUNK_ATTR = re.compile(
     r"|breadcrumb|comment|sidebar|popup|modal|paywall|byline-social|author-bio|recommend|trending",
     re.IGNORECASE,
 )
+_WRAPPERS = ("em", "i", "strong", "b", "small", "span", "a", "cite")
 _BYLINE_RE = re.compile(r"^\s*(?:written\s+)?by\s+(?P<rest>.+)$", re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[-|–—]\s+")
 _VIA_RE = re.compile(r"^\(?\s*(?:via|source|h/t)\s*:?\s+(?P<outlet>[^()]{2,60}?)\s*\)?\.?$", re.IGNORECASE)
@@ -119,7 +125,7 @@ def _read_text(raw: str, rel: str) -> Article:
     return _assemble(meta, _text_units(body))
 
 
-def _text_units(blocks: list[str]) -> list[tuple[str, str | None]]:
+def _text_units(blocks: list[str]) -> list[Unit]:
     """Paragraphs of a plain-text body, each under the heading above it.
 
     A copied web page puts one element per line (a byline, a share row, a caption), so lines
@@ -143,16 +149,16 @@ def _text_units(blocks: list[str]) -> list[tuple[str, str | None]]:
         if current:
             lines.append(current)
         lines.append("")  # a block boundary
-    units: list[tuple[str, str | None]] = []
+    units: list[Unit] = []
     heading: str | None = None
     for number, line in enumerate(lines):
         if not line:
             continue
         following = next((x for x in lines[number + 1 :] if x), "")
-        if _looks_like_heading(line, following):
+        if _looks_like_heading(line, following) and not _source_url(line):
             heading = line
             continue
-        units.append((line, heading))
+        units.append((line, heading, ()))
     return units
 
 
@@ -177,7 +183,20 @@ def _is_dateline(text: str) -> bool:
     short = len(text) < 120
     undated = text.rstrip()[-1:] not in ".!?"  # "Season 2 premieres June 2024." is an answer, not a dateline
     dateline = undated and len(text.split()) <= 7 and find_date(text) is not None
-    return bool(short and _BYLINE_RE.match(text)) or dateline
+    return bool(short and _is_byline(text)) or dateline
+
+
+_NAME_LINKS = frozenset({"and", "de", "da", "van", "von", "del", "la", "le", "staff", "for", "at", "with"})
+
+
+def _is_byline(text: str) -> bool:
+    """ "By Tobias Mwangi", "By Jane Roe and Ann Lee | June 3, 2024": names after the "by", not a
+    sentence that opens with the word ("By the finale, Juno is dead.", an answer to keep)."""
+    match = _BYLINE_RE.match(text)
+    if match is None or len(text) >= 120:
+        return False
+    words = [w for w in match["rest"].split() if any(c.isalpha() for c in w)]
+    return bool(words) and all(w[:1].isupper() or w.casefold() in _NAME_LINKS for w in words)
 
 
 def _label_line(line: str) -> bool:
@@ -212,7 +231,7 @@ def _is_header_block(block: str) -> bool:
     lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
     return all(
         len(ln) < 120
-        and (_BYLINE_RE.match(ln) or find_date(ln) and len(ln) < 60 or _source_url(ln) or _label_line(ln))
+        and (_is_byline(ln) or find_date(ln) and len(ln) < 60 or _source_url(ln) or _label_line(ln))
         for ln in lines
     )
 
@@ -242,7 +261,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
 
 # ----------------------------------------------------------------------------- markdown
 
-_MARKDOWN = MarkdownIt("commonmark")
+_MARKDOWN = MarkdownIt("commonmark").enable("table")  # GFM tables: one paragraph per row, as in HTML
 _FM_LINE = re.compile(r"^-{3,}[ \t]*$", re.MULTILINE)  # a YAML front-matter delimiter line
 
 
@@ -383,8 +402,9 @@ def _read_with_trafilatura(raw: str, rel: str) -> Article | None:
         document = ElementTree.fromstring(xml)
     except ElementTree.ParseError:
         return None
-    fallback = _read_html_blocks(raw, rel).meta  # og:/canonical/<title> metadata, junk rules aside
-    items: list[tuple[str, str | None]] = []
+    page, page_cues = _parse_page(raw, rel)
+    fallback = page.meta  # og:/canonical/<title> metadata, junk rules aside
+    items: list[Unit] = []
     heading: str | None = None
     title = clean_space(document.get("title") or "") or fallback.title
     for element in document.iter():
@@ -402,7 +422,8 @@ def _read_with_trafilatura(raw: str, rel: str) -> Article | None:
             if text != title:
                 heading = text
             continue
-        items.append((text, heading))
+        cues = tuple(sorted({f"extracted:{element.tag}", *page_cues.get(_cue_key(text), ())}))
+        items.append((text, heading, cues))
     meta = ArticleMeta(
         file=rel,
         title=title or rel,
@@ -415,7 +436,24 @@ def _read_with_trafilatura(raw: str, rel: str) -> Article | None:
 
 
 def _read_html_blocks(raw: str, rel: str) -> Article:
+    return _parse_page(raw, rel)[0]
+
+
+def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]]:
+    """The page read block by block, and the markup cues of every block of the whole page (by
+    text, before any boilerplate is removed) for paragraphs that trafilatura extracts."""
     soup = BeautifulSoup(raw, "html.parser")
+    page_cues: dict[str, tuple[str, ...]] = {}
+    holders: dict[str, Tag] = {}
+    for block in soup.find_all(_CUE_TAGS):
+        if not isinstance(block, Tag) or not _holds_text(block):
+            continue
+        key = _cue_key(_block_text(block))
+        # the first place a text appears (a pull quote repeating the body must not mark the body),
+        # and within it the innermost element (a caption's <span class="credit"> in its <div>)
+        if key not in holders or holders[key] in block.parents:
+            holders[key] = block
+            page_cues[key] = _block_cues(block)
     page_title = clean_space(soup.title.get_text()) if soup.title else ""
     meta_tags = {
         (m.get("property") or m.get("name") or "").lower(): m.get("content", "")
@@ -448,12 +486,12 @@ def _read_html_blocks(raw: str, rel: str) -> Article:
         header.decompose()
 
     root = soup.find("article") or soup.find("main") or soup.body or soup
-    items: list[tuple[str, str | None]] = []
+    items: list[Unit] = []
     heading: str | None = None
     for block in root.find_all(_BLOCK_TAGS):
         if block.find(_BLOCK_TAGS):
             continue  # a container; its inner blocks are visited on their own
-        text = clean_space(block.get_text(" "))
+        text = clean_space(_block_text(block))
         text = _tight_punctuation(text)
         if not text:
             continue
@@ -462,10 +500,10 @@ def _read_html_blocks(raw: str, rel: str) -> Article:
         if block.name and block.name[0] == "h" and block.name[1:].isdigit():
             heading = text
             continue
-        if _BYLINE_RE.match(text) and len(text) < 120:
+        if _is_byline(text):
             header_lines.append(text)
             continue
-        items.append((text, heading))
+        items.append((text, heading, _block_cues(block)))
 
     byline_meta = _meta_from_header(header_lines, rel, title)
     meta = ArticleMeta(
@@ -476,7 +514,58 @@ def _read_html_blocks(raw: str, rel: str) -> Article:
         url=url or None,
         author=author or byline_meta.author,
     )
-    return _assemble(meta, items)
+    return _assemble(meta, items), page_cues
+
+
+CUE_DEPTH = 8  # ancestors whose tags and class words a block's cues name
+
+
+def _holds_text(block: Tag) -> bool:
+    """A leaf block, or another element with text of its own (a span, not the divs around it:
+    asking each of a deep nest of divs for its whole subtree would be quadratic)."""
+    if block.name in _BLOCK_TAGS:
+        return not block.find(_BLOCK_TAGS)  # a leaf block, as the block reader reads it
+    return any(isinstance(c, NavigableString) and c.strip() for c in block.children)
+
+
+def _block_text(block: Tag) -> str:
+    """A block's words; a table row's cells joined by " | " (as rows from trafilatura are)."""
+    if block.name == "tr":
+        return " | ".join(clean_space(cell.get_text(" ")) for cell in block.find_all(("td", "th")))
+    return block.get_text(" ")
+
+
+def _cue_key(text: str) -> str:
+    return "".join(text.split())
+
+
+def _block_cues(block: Tag) -> tuple[str, ...]:
+    """Where a block sits in the page: its tag, the tags and class/id words of it and its
+    ancestors, a wrapper around all its text (a caption set in `<em>`), an image or a link beside
+    or over its words. Words, not verdicts: the junk model learns which of them mean furniture."""
+    cues = {f"tag:{block.name}"}
+    inner = [
+        c
+        for c in block.contents
+        if not (isinstance(c, NavigableString) and not c.strip())
+        and not (isinstance(c, Tag) and c.name == "img")
+    ]
+    if len(inner) == 1 and isinstance(inner[0], Tag) and inner[0].name in _WRAPPERS:
+        cues.add(f"whole:{inner[0].name}")
+    if block.find("img") is not None:
+        cues.add("beside:img")
+    linked = sum(len(a.get_text()) for a in block.find_all("a"))
+    if linked and linked >= 0.6 * len(block.get_text()):
+        cues.add("mostly:link")
+    for depth, element in enumerate((block, *block.parents)):
+        if element.name in ("[document]", "html", "body") or depth > CUE_DEPTH:
+            break
+        if element is not block:
+            cues.add(f"in:{element.name}")
+        names = f"{element.get('id') or ''} {' '.join(element.get('class') or [])}".lower()
+        words = "".join(c if "a" <= c <= "z" else " " for c in names).split()  # "post-dateline_2"
+        cues.update(f"attr:{word}" for word in words)
+    return tuple(sorted(cues))
 
 
 def _looks_like_junk(tag: Tag) -> bool:
@@ -489,18 +578,91 @@ def _looks_like_junk(tag: Tag) -> bool:
 # ----------------------------------------------------------------------------- shared
 
 
-def _assemble(meta: ArticleMeta, items: list[tuple[str, str | None]]) -> Article:
+def _turns(text: str) -> list[str]:
+    """A transcript paragraph cut where another voice takes over ("… ago. JUN: Which is …"): a
+    name in capitals with a colon, right after a sentence's end. Each turn becomes a paragraph of
+    its own, so each passage can name its own speaker."""
+    words = text.split(" ")
+    cuts = [0]
+    for at in range(1, len(words)):
+        if words[at - 1][-1:] not in '.!?"”’)':
+            continue
+        for size in (1, 2, 3):  # the first word ending in a colon closes the label
+            label = words[at : at + size]
+            if len(label) < size:
+                break
+            if not label[-1].endswith(":"):
+                continue
+            name = [*label[:-1], label[-1][:-1]]
+            if all(sum(c.isalpha() for c in w) >= 2 and w.isupper() for w in name):
+                cuts.append(at)
+            break
+    cuts.append(len(words))
+    return [" ".join(words[a:b]) for a, b in pairwise(cuts) if a < b]
+
+
+REPEAT_WORDS = 8  # shorter lines ("Yes.", "Reply") may repeat on purpose
+
+
+def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """Drop a paragraph the page prints twice: a pull quote set inside a longer paragraph, or a
+    later copy of an earlier one (a box repeated at the page's foot). The body keeps the words.
+    Linear in the article: only paragraphs sharing a paragraph's opening words are compared."""
+    texts = [p.text for p in paragraphs]
+    holders: dict[tuple[str, ...], list[int]] = {}  # each run of REPEAT_WORDS words -> paragraphs
+    for number, text in enumerate(texts):
+        words = _bare_words(text)
+        for start in range(max(0, len(words) - REPEAT_WORDS + 1)):
+            places = holders.setdefault(tuple(words[start : start + REPEAT_WORDS]), [])
+            if not places or places[-1] != number:
+                places.append(number)
+    dropped = set()
+    for number, text in enumerate(texts):
+        words = _bare_words(text)
+        if len(words) < REPEAT_WORDS:
+            continue
+        for other in holders.get(tuple(words[:REPEAT_WORDS]), ()):
+            if other == number or text not in texts[other]:
+                continue
+            if len(texts[other]) > len(text) or other < number:
+                dropped.add(number)
+                break
+    return [p for number, p in enumerate(paragraphs) if number not in dropped]
+
+
+def _bare_words(text: str) -> list[str]:
+    """Words without the quote marks and punctuation around them: the body quotes a pull quote
+    ("“I wanted …,” she said") that the box prints bare."""
+    return [w.strip(_WORD_EDGES).casefold() for w in text.split()]
+
+
+_WORD_EDGES = "\"'“”‘’()[]*_.,;:!?…-–—"
+
+
+def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
     """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""
     outlet = meta.outlet
     paragraphs: list[Paragraph] = []
-    for text, heading in items:
+    header: list[str] = []  # bylines, datelines and Source: lines found below the title block
+    for text, heading, cues in items:
         credit = _VIA_RE.match(text.strip())
         if credit:
             outlet = outlet or credit.group("outlet").strip()
             continue
+        if _source_url(text):
+            header.append(text)
         if _is_dateline(text):
+            header.append(text)
             continue  # a byline or a date on its own line: metadata, never a quote
-        paragraphs.append(Paragraph(text=text, heading=heading))
-    if outlet != meta.outlet:
-        meta = ArticleMeta(meta.file, meta.title, meta.date, outlet, meta.url, meta.author, meta.shows)
+        paragraphs.extend(Paragraph(text=turn, heading=heading, cues=cues) for turn in _turns(text))
+    paragraphs = _without_repeats(paragraphs)
+    # A copied page often puts its byline under a player or a share row, out of the header's reach.
+    found = _meta_from_header(header, meta.file, meta.title)
+    meta = replace(
+        meta,
+        outlet=outlet or found.outlet,
+        author=meta.author or found.author,
+        date=meta.date or found.date,
+        url=meta.url or found.url,
+    )
     return Article(meta, tuple(paragraphs))

@@ -62,7 +62,9 @@ class _VisibleText(html.parser.HTMLParser):
             self.parts.append(data)
 
 
-_MARKDOWN = MarkdownIt("commonmark")  # the reader's flavour (bot.ingest.readers)
+# commonmark without the reader's table extension: a table label keeps its pipes, and each row the
+# reader prints ("Network | Netflix") is found inside it
+_MARKDOWN = MarkdownIt("commonmark")
 
 
 def label_as_read(text: str, fmt: str) -> str:
