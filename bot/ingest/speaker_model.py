@@ -204,7 +204,13 @@ def choices(
     lean = (gender[:, 0] - gender[:, 1]) / (gender.sum(axis=1) + 1.0)  # + she, - he
     title = book.meta.title or ""
     author = book.meta.author or ""
-    elsewhere = {name for names in explicit for name in names} | {s for s in rule_speakers if s}
+    # the paragraphs each name speaks in, by the format or the rules: "speaks elsewhere" must not
+    # count the paragraph being decided, or the rules' own guess would vouch for itself
+    speaks_in: dict[str, set[int]] = {}
+    for j, names in enumerate(explicit):
+        for name in (*names, rule_speakers[j]):
+            if name:
+                speaks_in.setdefault(name, set()).add(j)
 
     in_title = [_names_in(name, title) for name in people]
     common = [sum(w.casefold() in book.lowercase for w in n.split()) / len(n.split()) for n in people]
@@ -269,7 +275,7 @@ def choices(
                 float(in_title[p]),
                 float(bool(author) and name == author),
                 agrees,
-                float(name in elsewhere),
+                float(bool(speaks_in.get(name, set()) - {i})),
                 1.0 / (1 + order[p]) if math.isfinite(first_seen[p]) else 0.0,
                 float(len(name.split()) == 1),
                 float(totals[p] >= 2),

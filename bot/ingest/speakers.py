@@ -32,8 +32,8 @@ from bot.ingest.speaker_model import SpeakerModel
 from bot.models import ArticleMeta
 
 _WORD = r"[A-Z][\w'’.\-]*"
-_PREFIX = re.compile(
-    rf"^\s*(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*(?P<sep>[:：|])(?:\*\*)?\s+"
+_PREFIX = re.compile(  # "NAME: …", "**Name:** …", "[00:14:32] NAME: …" (a transcript's timestamp first)
+    rf"^\s*(?:[\[(]?\d{{1,2}}(?::\d\d){{1,2}}[\])]?\s+)?(?:\*\*)?(?P<name>{_WORD}(?:\s+{_WORD}){{0,3}})(?:\s*\([^)]{{1,60}}\))?(?:\*\*)?\s*(?P<sep>[:：|])(?:\*\*)?\s+"
 )
 # a name's words: capitalised, no sentence stop inside or after (an initial "J." is fine), a
 # particle ("de", "van") only before another capitalised word, a possessive "'s" ends the name
@@ -107,6 +107,12 @@ def _title(word: str) -> str:
     )
 
 
+def _not_a_name(word: str) -> bool:
+    """A pronoun or opener, also contracted ("I'm Cormac Delahunt": the name is the last two words)."""
+    folded = word.casefold().replace("’", "'")
+    return folded in NOT_NAMES or folded.split("'")[0] in NOT_NAMES
+
+
 def _clean_name(name: str) -> str:
     return " ".join(_title(w) for w in name.rstrip(".,").split())
 
@@ -133,7 +139,7 @@ class NameBook:
 
     def resolve(self, name: str) -> str | None:
         words = _clean_name(name).split()
-        while words and words[0].casefold() in NOT_NAMES:
+        while words and _not_a_name(words[0]):
             words.pop(0)
         if not words or len(words[0]) < 2:
             return None
@@ -155,9 +161,7 @@ class NameBook:
         for match in _FULL_NAME.finditer(text):
             words = _clean_name(match.group()).split()
             at_start = not text[: match.start()].strip() or text[: match.start()].rstrip()[-1:] in '.!?:"”'
-            while words and (
-                words[0].casefold() in NOT_NAMES or at_start and words[0].casefold() in self.lowercase
-            ):
+            while words and (_not_a_name(words[0]) or at_start and words[0].casefold() in self.lowercase):
                 words.pop(0)
             if len(words) >= 2:
                 found.append(" ".join(words))
