@@ -3,11 +3,15 @@
 Sign-in walls, player bars, captions and photo credits, bylines, share rows, comment sections and
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
 model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
-"Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), and a few
-shape facts (length, punctuation, capitals, digits), then by a second model that also sees its
+"Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), the
+markup the reader saw around the paragraph (tags and class words such as `figcaption` or
+`dateline`, an `<em>` around a whole Markdown caption), and a few shape facts (length,
+punctuation, capitals, digits), then by a second model that also sees its
 neighbours' scores (a comment's text is junk because of the "says:" line above it and the "Reply"
 below it: how sure both neighbours are, and that times the paragraph's own score, are inputs, since
-a linear model over each neighbour alone cannot tell "between two junk lines" from "next to one").
+a linear model over each neighbour alone cannot tell "between two junk lines" from "next to one";
+and whether the lines two away are junk too, since a comment sits inside a run of junk while an
+article paragraph between a caption and a newsletter box has prose on either side of them).
 Both are fitted by `python -m bot train` on the junk labels of datasets/fanqa. Without weights
 nothing is dropped: losing article text is worse than quoting a share row.
 """
@@ -29,6 +33,7 @@ log = logging.getLogger(__name__)
 CHAR_FEATURES = 1 << 14
 WORD_FEATURES = 1 << 13
 LABEL_FEATURES = 1 << 10
+CUE_FEATURES = 1 << 10
 LABEL_SPAN = 32  # a "Label:" ends within the first characters of its line
 SHAPE_FEATURES = (
     "log_length", "words", "sentence_end", "capital_start", "capital_share", "digit_share",
@@ -38,6 +43,7 @@ SHAPE_FEATURES = (
 # be learned as "junk", and the last paragraph of a clean extracted or short article would be lost.
 CONTEXT_FEATURES = (
     "self", "prev", "next", "prev2", "next2", "short", "between_junk", "self_between_junk",
+    "inside_junk_run",
 )  # fmt: skip
 MISSING = -6.0
 
@@ -71,7 +77,14 @@ def _vectorizers():  # type: ignore[no-untyped-def]
         lowercase=True,
         token_pattern=r"(?u)\b\w+\b",
     )
-    return chars, words, labels
+    cues = HashingVectorizer(
+        analyzer=_own_words, n_features=CUE_FEATURES, alternate_sign=False, norm=None, lowercase=False
+    )
+    return chars, words, labels, cues
+
+
+def _own_words(cues: Sequence[str]) -> list[str]:
+    return list(cues)
 
 
 def line_label(text: str) -> str:
@@ -99,14 +112,16 @@ def shape_row(text: str) -> list[float]:
     ]
 
 
-def features(texts: Sequence[str]):  # type: ignore[no-untyped-def]
-    """Sparse matrix: hashed n-grams, then the shape facts (standardised by the model's scale)."""
+def features(texts: Sequence[str], cues: Sequence[Sequence[str]] | None = None):  # type: ignore[no-untyped-def]
+    """Sparse matrix: hashed n-grams, the "Label:" words, the reader's markup cues (a plain-text
+    file has none), then the shape facts."""
     from scipy.sparse import csr_matrix, hstack
 
-    chars, words, labels = _vectorizers()
+    chars, words, labels, markup = _vectorizers()
     shapes = csr_matrix(np.asarray([shape_row(t) for t in texts], dtype=np.float32))
     label_words = labels.transform([line_label(t) for t in texts])
-    return hstack([chars.transform(texts), words.transform(texts), label_words, shapes]).tocsr()
+    cue_words = markup.transform(list(cues) if cues is not None else [() for _ in texts])
+    return hstack([chars.transform(texts), words.transform(texts), label_words, cue_words, shapes]).tocsr()
 
 
 def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -125,6 +140,7 @@ def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
                 float(len(texts[i].split()) <= 6),
                 min(sure[i + 1], sure[i + 3]),
                 sure[i + 2] * min(sure[i + 1], sure[i + 3]),
+                min(sure[i + 1], sure[i + 3]) * min(sure[i], sure[i + 4]),
             ]
             for i in range(count)
         ],
@@ -164,16 +180,24 @@ class JunkModel:
     context: Logistic
     threshold: float
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str], cues: Sequence[Sequence[str]] | None = None) -> np.ndarray:
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        z = self.lines.logits(features(texts))
+        z = self.lines.logits(features(texts, cues))
         return sigmoid(self.context.logits(context_rows(z, texts)))
 
     def clean(self, article: Article) -> Article:
-        """The article without its junk paragraphs (headings stay: they are context, not quotes)."""
+        """The article without its junk paragraphs (headings stay: they are context, not quotes).
+
+        It keeps at least its most article-like paragraph: a page judged all junk was still added
+        as an article, and a one-paragraph file has no neighbours to judge it by, so the model is
+        likelier wrong than the page empty."""
         texts = [p.text for p in article.paragraphs]
-        junk = self.probabilities(texts) >= self.threshold
+        scores = self.probabilities(texts, [p.cues for p in article.paragraphs])
+        junk = scores >= self.threshold
+        if texts and junk.all():
+            log.warning("%s: every paragraph scored as junk; keeping the least junk-like", article.meta.file)
+            junk[int(np.argmin(scores))] = False
         kept = tuple(p for p, drop in zip(article.paragraphs, junk, strict=True) if not drop)
         return replace(article, paragraphs=kept)
 
@@ -189,7 +213,7 @@ def _build(data: dict) -> JunkModel | None:
             Logistic.from_dict(data["context"]),
             float(data["threshold"]),
         )
-        lines = CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + len(SHAPE_FEATURES)
+        lines = CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + CUE_FEATURES + len(SHAPE_FEATURES)
         if model.lines.weights.size != lines or model.context.weights.size != len(CONTEXT_FEATURES):
             raise ValueError("feature counts differ from the code's (retrain: python -m bot train)")
         return model

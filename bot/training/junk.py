@@ -31,6 +31,7 @@ class JunkArticle:
     file: str
     fold: str
     texts: list[str]
+    cues: list[tuple[str, ...]]
     junk: np.ndarray
     answers: np.ndarray  # the paragraph holds a question's gold sentence or a labelled quote
 
@@ -47,10 +48,12 @@ def junk_articles(material: Material) -> list[JunkArticle]:
         if not str(label.get("origin", "")).startswith("written") or label["file"] not in material.raw:
             continue
         lines = junk_lines(label)
-        texts = [p.text for p in material.raw[label["file"]].paragraphs]
+        paragraphs = material.raw[label["file"]].paragraphs
+        texts = [p.text for p in paragraphs]
         junk = np.array([_is_junk(norm(t), lines) for t in texts], dtype=bool)
         answers = np.array([_holds(norm(t), wanted.get(label["file"], [])) for t in texts], dtype=bool)
-        out.append(JunkArticle(label["file"], material.data.folds[label["show"]], texts, junk, answers))
+        cues = [p.cues for p in paragraphs]
+        out.append(JunkArticle(label["file"], material.data.folds[label["show"]], texts, cues, junk, answers))
     return out
 
 
@@ -76,7 +79,7 @@ def _holds(text: str, sentences: Sequence[str]) -> bool:
 def _fit_lines(items: Sequence[JunkArticle]) -> SparseLogistic:
     from scipy.sparse import vstack
 
-    x = vstack([features(i.texts) for i in items])
+    x = vstack([features(i.texts, i.cues) for i in items])
     y = np.concatenate([i.junk for i in items]).astype(int)
     model = LogisticRegression(C=LINES_C, max_iter=5000, class_weight="balanced")
     model.fit(x, y)
@@ -91,7 +94,7 @@ def fit(items: Sequence[JunkArticle], threshold: float = 0.5) -> JunkModel:
         inner = _fit_lines([i for i in items if i.fold != fold])
         for item in items:
             if item.fold == fold:
-                rows.append(context_rows(inner.logits(features(item.texts)), item.texts))
+                rows.append(context_rows(inner.logits(features(item.texts, item.cues)), item.texts))
                 labels.append(item.junk)
     context = fit_logistic(np.concatenate(rows), np.concatenate(labels), CONTEXT_C)
     return JunkModel(lines, context, threshold)
@@ -102,7 +105,9 @@ def cross_validate(items: Sequence[JunkArticle]) -> tuple[float, dict[str, float
     scores = []
     for fold in sorted({i.fold for i in items}):
         model = fit([i for i in items if i.fold != fold])
-        scores.extend((item, model.probabilities(item.texts)) for item in items if item.fold == fold)
+        scores.extend(
+            (item, model.probabilities(item.texts, item.cues)) for item in items if item.fold == fold
+        )
     p = np.concatenate([s for _, s in scores])
     y = np.concatenate([i.junk for i, _ in scores])
     answers = np.concatenate([i.answers for i, _ in scores]) & ~y
