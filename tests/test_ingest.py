@@ -448,13 +448,16 @@ def test_markdown_table_rows_are_paragraphs_with_their_cells(tmp_path: Path) -> 
             "guide.md",
             "# Harbor Lights episode guide\n\nEvery episode, in order.\n\n"
             "| Episode | Title | Air date |\n|---|---|---|\n"
-            "| 1 | The Keeper | March 3, 2024 |\n| 2 | Low Water | March 10, 2024 |\n",
+            "| 1 | The Keeper | March 3, 2024 |\n| 2 | Low Water | March 10, 2024 |\n"
+            "| 3 | Undertow | March 17, 2024 |\n",
         ),
         tmp_path,
     )
     texts = [p.text for p in article.paragraphs]
     assert "1 | The Keeper | March 3, 2024" in texts
     assert "2 | Low Water | March 10, 2024" in texts
+    assert "3 | Undertow | March 17, 2024" in texts  # a short row with a date is data, not a dateline
+    assert article.meta.date is None
 
 
 def test_html_blocks_carry_the_markup_around_them_as_cues(tmp_path: Path) -> None:

@@ -639,6 +639,9 @@ def _bare_words(text: str) -> list[str]:
 _WORD_EDGES = "\"'“”‘’()[]*_.,;:!?…-–—"
 
 
+_TABLE_ROW = frozenset({"tag:tr", "extracted:row"})
+
+
 def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
     """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""
     outlet = meta.outlet
@@ -651,9 +654,10 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
             continue
         if _source_url(text):
             header.append(text)
-        if _is_dateline(text):
+        if _is_dateline(text) and not _TABLE_ROW.intersection(cues):
             header.append(text)
-            continue  # a byline or a date on its own line: metadata, never a quote
+            continue  # a byline or a date on its own line: metadata, never a quote (a table row
+            # such as "1 | Cruelty | April 6, 2019" is data, however few its words)
         paragraphs.extend(Paragraph(text=turn, heading=heading, cues=cues) for turn in _turns(text))
     paragraphs = _without_repeats(paragraphs)
     # A copied page often puts its byline under a player or a share row, out of the header's reach.
