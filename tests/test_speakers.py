@@ -235,3 +235,12 @@ def test_a_first_person_introduction_with_a_contraction_names_the_speaker() -> N
         "DELAHUNT: The harbor master would never leave the wall.",
     )
     assert got[1] == "Cormac Delahunt"
+
+
+def test_an_apostrophe_inside_a_name_is_no_contraction() -> None:
+    """ "A'ja" and "O'Neil" are names, though "a" and "o" open no name on their own."""
+    from bot.ingest.speakers import NameBook
+
+    book = NameBook(["A'ja Wilson joined us."], ArticleMeta(file="x.md", title="t"))
+    assert book.people_in("A'ja Wilson told us about the final.") == ["A'ja Wilson"]
+    assert book.people_in("I'm Cormac Delahunt, the harbor master.") == ["Cormac Delahunt"]

@@ -110,7 +110,12 @@ def _title(word: str) -> str:
 def _not_a_name(word: str) -> bool:
     """A pronoun or opener, also contracted ("I'm Cormac Delahunt": the name is the last two words)."""
     folded = word.casefold().replace("’", "'")
-    return folded in NOT_NAMES or folded.split("'")[0] in NOT_NAMES
+    stem, mark, ending = folded.rpartition("'")
+    contracted = bool(mark) and ending in _CONTRACTIONS  # "A'ja" and "O'Neil" are names, not "a"
+    return folded in NOT_NAMES or (contracted and stem in NOT_NAMES)
+
+
+_CONTRACTIONS = frozenset({"m", "s", "re", "ll", "ve", "d", "t"})
 
 
 def _clean_name(name: str) -> str:
