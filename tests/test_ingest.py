@@ -11,7 +11,7 @@ import pytest
 
 from bot.ingest.corpus import load_corpus
 from bot.ingest.junk import drop_junk
-from bot.ingest.readers import IngestError, read_article
+from bot.ingest.readers import IngestError, _read_html_blocks, read_article
 from bot.models import Article
 
 TXT_ARTICLE = """\
@@ -477,3 +477,100 @@ def test_html_blocks_carry_the_markup_around_them_as_cues(tmp_path: Path) -> Non
     caption = next(c for t, c in cues.items() if t.startswith("Mara"))
     assert {"attr:post", "attr:dateline", "in:div"} <= dateline
     assert {"whole:em", "beside:img", "tag:p"} <= caption
+
+
+def test_a_source_line_in_the_body_gives_the_url_not_an_outlet(tmp_path: Path) -> None:
+    """ "Source: https://…" at a copied page's foot is the article's address; the "(Via Outlet)" rule
+    must not take the URL for the outlet's name, and the line is no quote."""
+    article = read_article(
+        write(
+            tmp_path,
+            "source.txt",
+            "Harbor Lights season 2 review\n\n"
+            "The harbor has become a character of its own by the last episode of the season.\n\n"
+            "Source: https://example.org/harbor-lights-review\n",
+        ),
+        tmp_path,
+    )
+    assert article.meta.url == "https://example.org/harbor-lights-review"
+    assert article.meta.outlet is None
+    assert not any("example.org" in p.text for p in article.paragraphs)
+
+
+def test_a_late_dateline_with_an_event_gives_a_date_but_no_outlet(tmp_path: Path) -> None:
+    """Below the header "Premiere, June 5, 2024" names an event; only a byline names an outlet there."""
+    article = read_article(
+        write(
+            tmp_path,
+            "event.txt",
+            "Harbor Lights season 2 review\n\n"
+            "The harbor has become a character of its own by the last episode of the season.\n\n"
+            "Premiere, June 5, 2024\n\nThe cast spent weeks soaked through on the harbor wall.\n",
+        ),
+        tmp_path,
+    )
+    assert article.meta.date == "2024-06-05"
+    assert article.meta.outlet is None
+
+
+def test_table_rows_that_name_a_writer_are_data_not_bylines(tmp_path: Path) -> None:
+    """An episode guide's "Written by | Vince Gilligan" row stays a row and sets no author."""
+    article = read_article(
+        write(
+            tmp_path,
+            "credits.md",
+            "# Harbor Lights episode credits\n\nWho made each episode.\n\n"
+            "| Credit | Name |\n|---|---|\n| Written by | Mara Quintero |\n| Directed by | Ivo Lund |\n",
+        ),
+        tmp_path,
+    )
+    texts = [p.text for p in article.paragraphs]
+    assert "Written by | Mara Quintero" in texts
+    assert "Directed by | Ivo Lund" in texts
+    assert article.meta.author is None
+
+
+def test_a_page_laid_out_as_a_table_keeps_its_bare_text_cells() -> None:
+    """Old pages put the article in a bare cell beside a cell of paragraphs (a menu): the row
+    is a container, and the article's cell must still be read, in page order."""
+    story = "The harbor has become a character of its own by the last episode of the season, she wrote."
+    page = (
+        "<html><head><title>Old page</title></head><body><table><tr>"
+        "<td><p>Home</p><p>Reviews</p></td>"
+        f"<td>{story}</td>"
+        "</tr></table></body></html>"
+    )
+    article = _read_html_blocks(page, "old.html")  # the structural reader: trafilatura's fallback
+    texts = [p.text for p in article.paragraphs]
+    assert story in texts
+    assert texts.index(story) > texts.index("Reviews")
+
+
+def test_an_abbreviation_before_a_capitalised_label_is_no_change_of_voice(tmp_path: Path) -> None:
+    """ "at 9 p.m. ET: the finale" and "in the U.S. TV: fine" are one sentence each."""
+    article = read_article(
+        write(
+            tmp_path,
+            "times.txt",
+            "Harbor Lights finale\n\nBy Lee Park\n\n"
+            "The finale airs Sunday at 9 p.m. ET: the last hour of the season, and a long one.\n",
+        ),
+        tmp_path,
+    )
+    assert [p.text for p in article.paragraphs] == [
+        "The finale airs Sunday at 9 p.m. ET: the last hour of the season, and a long one."
+    ]
+
+
+def test_a_punctuated_pull_quote_is_read_once(tmp_path: Path) -> None:
+    """A box that prints the quote with its own marks (“… aired.”) repeats the body all the same."""
+    line = "We shot the storm in a car park in February and nobody noticed until it aired"
+    page = (
+        "<html><head><title>Storm talk</title></head><body><article><h1>Storm talk</h1>"
+        f"<p>The showrunner laughed. \u201c{line},\u201d she said, and the crew nodded along.</p>"
+        f"<blockquote>\u201c{line}.\u201d</blockquote>"
+        "<p>The second paragraph is about the cast, who spent weeks soaked through.</p>"
+        "</article></body></html>"
+    )
+    article = read_article(write(tmp_path, "storm.html", page), tmp_path)
+    assert len([p for p in article.paragraphs if "car park" in p.text]) == 1

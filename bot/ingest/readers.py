@@ -236,7 +236,7 @@ def _is_header_block(block: str) -> bool:
     )
 
 
-def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
+def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bool = True) -> ArticleMeta:
     author = outlet = date = url = None
     for line in lines:
         url = url or _source_url(line)
@@ -251,7 +251,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str) -> ArticleMeta:
                 author = author or parts[0]
             if len(parts) > 1:
                 outlet = outlet or parts[1]
-        elif found and "," in line:
+        elif found and "," in line and outlet_credits:
             # "TV Guide, June 2018": an outlet credit with its date
             head = line.split(",", 1)[0].strip()
             if head and not find_date(head) and len(head.split()) <= 5 and not any(c.isdigit() for c in head):
@@ -488,7 +488,9 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
     root = soup.find("article") or soup.find("main") or soup.body or soup
     items: list[Unit] = []
     heading: str | None = None
-    for block in root.find_all(_BLOCK_TAGS):
+    for block in root.find_all((*_BLOCK_TAGS, *_CELL_TAGS)):
+        if block.name in _CELL_TAGS and not _loose_cell(block):
+            continue  # read with its row
         if block.find(_BLOCK_TAGS):
             continue  # a container; its inner blocks are visited on their own
         text = clean_space(_block_text(block))
@@ -500,7 +502,7 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
         if block.name and block.name[0] == "h" and block.name[1:].isdigit():
             heading = text
             continue
-        if _is_byline(text):
+        if block.name != "tr" and _is_byline(text):  # a "Written by | Vince Gilligan" row is data
             header_lines.append(text)
             continue
         items.append((text, heading, _block_cues(block)))
@@ -515,6 +517,16 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
         author=author or byline_meta.author,
     )
     return _assemble(meta, items), page_cues
+
+
+_CELL_TAGS = ("td", "th")
+
+
+def _loose_cell(cell: Tag) -> bool:
+    """A cell of bare text in a row whose other cells hold paragraphs (a page laid out as a
+    table): the row is a container, so the cell is a block of its own or its words are lost."""
+    row = cell.find_parent("tr")
+    return row is not None and row.find(_BLOCK_TAGS) is not None and cell.find(_BLOCK_TAGS) is None
 
 
 CUE_DEPTH = 8  # ancestors whose tags and class words a block's cues name
@@ -585,8 +597,9 @@ def _turns(text: str) -> list[str]:
     words = text.split(" ")
     cuts = [0]
     for at in range(1, len(words)):
-        if words[at - 1][-1:] not in '.!?"”’)':
-            continue
+        previous = words[at - 1]
+        if previous[-1:] not in '.!?"”’)' or "." in previous.rstrip('.!?"”’)'):
+            continue  # no sentence end, or an abbreviation's ("9 p.m. ET: the finale", "U.S. TV:")
         for size in (1, 2, 3):  # the first word ending in a colon closes the label
             label = words[at : at + size]
             if len(label) < size:
@@ -602,29 +615,29 @@ def _turns(text: str) -> list[str]:
 
 
 REPEAT_WORDS = 8  # shorter lines ("Yes.", "Reply") may repeat on purpose
+REPEAT_PLACES = 16  # paragraphs compared per opening: a comment thread of one refrain stays linear
 
 
 def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
     """Drop a paragraph the page prints twice: a pull quote set inside a longer paragraph, or a
     later copy of an earlier one (a box repeated at the page's foot). The body keeps the words.
     Linear in the article: only paragraphs sharing a paragraph's opening words are compared."""
-    texts = [p.text for p in paragraphs]
+    words_of = [_bare_words(p.text) for p in paragraphs]
+    joined = [f" {' '.join(words)} " for words in words_of]  # a pull quote's marks differ from the body's
     holders: dict[tuple[str, ...], list[int]] = {}  # each run of REPEAT_WORDS words -> paragraphs
-    for number, text in enumerate(texts):
-        words = _bare_words(text)
+    for number, words in enumerate(words_of):
         for start in range(max(0, len(words) - REPEAT_WORDS + 1)):
             places = holders.setdefault(tuple(words[start : start + REPEAT_WORDS]), [])
-            if not places or places[-1] != number:
+            if len(places) < REPEAT_PLACES and (not places or places[-1] != number):
                 places.append(number)
     dropped = set()
-    for number, text in enumerate(texts):
-        words = _bare_words(text)
+    for number, words in enumerate(words_of):
         if len(words) < REPEAT_WORDS:
             continue
         for other in holders.get(tuple(words[:REPEAT_WORDS]), ()):
-            if other == number or text not in texts[other]:
+            if other == number or joined[number] not in joined[other]:
                 continue
-            if len(texts[other]) > len(text) or other < number:
+            if len(joined[other]) > len(joined[number]) or other < number:
                 dropped.add(number)
                 break
     return [p for number, p in enumerate(paragraphs) if number not in dropped]
@@ -648,12 +661,13 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
     paragraphs: list[Paragraph] = []
     header: list[str] = []  # bylines, datelines and Source: lines found below the title block
     for text, heading, cues in items:
+        if _source_url(text):
+            header.append(text)  # before the "(Via Outlet)" rule, which would take the URL for a name
+            continue
         credit = _VIA_RE.match(text.strip())
         if credit:
             outlet = outlet or credit.group("outlet").strip()
             continue
-        if _source_url(text):
-            header.append(text)
         if _is_dateline(text) and not _TABLE_ROW.intersection(cues):
             header.append(text)
             continue  # a byline or a date on its own line: metadata, never a quote (a table row
@@ -661,7 +675,8 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
         paragraphs.extend(Paragraph(text=turn, heading=heading, cues=cues) for turn in _turns(text))
     paragraphs = _without_repeats(paragraphs)
     # A copied page often puts its byline under a player or a share row, out of the header's reach.
-    found = _meta_from_header(header, meta.file, meta.title)
+    # Down there "Premiere, June 5, 2024" is an event, not an outlet's credit: bylines name outlets.
+    found = _meta_from_header(header, meta.file, meta.title, outlet_credits=False)
     meta = replace(
         meta,
         outlet=outlet or found.outlet,
