@@ -27,7 +27,11 @@ from bot.annotate.spoilers import (
 from bot.training.fitting import fit_logistic
 from bot.training.material import Material, matches
 
-TARGET_RECALL = 0.98
+# The issue asks for recall >= 0.98; out of fold, 0.98 -> 0.995 costs character precision
+# 0.387 -> 0.361 and cuts finale sentences shown untagged in answers from 30 to 7. The curve is flat
+# there, and a missed tag costs a fan the ending. Not 0.999 (precision 0.357, 1 leak): with about
+# two thousand finale labels that threshold is set by the lowest two or three scores alone.
+TARGET_RECALL = 0.995
 SENTENCE_C = 0.05
 CONTEXT_C = 1.0
 HEADLINE_C = 0.1
