@@ -498,7 +498,8 @@ def test_a_source_line_in_the_body_gives_the_url_not_an_outlet(tmp_path: Path) -
 
 
 def test_a_late_dateline_with_an_event_gives_a_date_but_no_outlet(tmp_path: Path) -> None:
-    """Below the header "Premiere, June 5, 2024" names an event; only a byline names an outlet there."""
+    """A date line below the first paragraph still dates the article, but its head ("Premiere")
+    is an event, not an outlet: down there only a byline names an outlet."""
     article = read_article(
         write(
             tmp_path,
@@ -546,20 +547,126 @@ def test_a_page_laid_out_as_a_table_keeps_its_bare_text_cells() -> None:
     assert texts.index(story) > texts.index("Reviews")
 
 
-def test_an_abbreviation_before_a_capitalised_label_is_no_change_of_voice(tmp_path: Path) -> None:
-    """ "at 9 p.m. ET: the finale" and "in the U.S. TV: fine" are one sentence each."""
+@pytest.mark.parametrize(
+    "line",
+    [
+        "The finale airs Sunday at 9 p.m. ET: the last hour of the season, and a long one.",
+        "It did better in the U.S. TV: ratings there doubled by the third week of the run.",
+    ],
+)
+def test_an_abbreviation_before_a_capitalised_label_is_no_change_of_voice(tmp_path: Path, line: str) -> None:
+    """ "at 9 p.m. ET: the finale" and "in the U.S. TV: ratings" are one sentence each."""
+    article = read_article(
+        write(tmp_path, "times.txt", f"Harbor Lights finale\n\nBy Lee Park\n\n{line}\n"), tmp_path
+    )
+    assert [p.text for p in article.paragraphs] == [line]
+
+
+@pytest.mark.parametrize(
+    "before",
+    ["I knew...honestly.", "It was the pilot, version 2.0.", "Not the storm, not the boat."],
+)
+def test_an_ellipsis_or_a_number_ends_a_turn_like_any_word(tmp_path: Path, before: str) -> None:
+    """Only a letter-dot-letter word ("p.m.") is an abbreviation; "knew...honestly." and "2.0."
+    end the sentence, so the capitalised label after them starts another voice's turn."""
+    text = f"LEE: We rewrote the ending twice. {before} JUN: Which version aired in the end?"
+    page = f"Harbor Lights talk\n\nBy Lee Park\n\n{text}\n"
+    article = read_article(write(tmp_path, "talk.txt", page), tmp_path)
+    assert [p.text for p in article.paragraphs] == [
+        f"LEE: We rewrote the ending twice. {before}",
+        "JUN: Which version aired in the end?",
+    ]
+
+
+def test_loose_cells_of_an_episode_guide_are_data_not_bylines_or_datelines() -> None:
+    """A guide whose synopsis cells hold paragraphs: its bare cells ("Written by Mara Quintero",
+    "March 3, 2024") are read as the guide's data, not as the article's author or date."""
+    rows = "".join(
+        f"<tr><td>Written by {writer}</td><td>{day}</td><td><p>{synopsis}</p></td></tr>"
+        for writer, day, synopsis in [
+            ("Mara Quintero", "March 3, 2024", "Ivy takes the lamp room and the harbor master objects."),
+            ("Ivo Lund", "March 10, 2024", "A storm cuts the town off and the keeper goes missing."),
+        ]
+    )
+    page = (
+        "<html><head><title>Guide</title></head><body><h1>Harbor Lights episode guide</h1>"
+        "<p>Every episode of the first season, with who wrote it and when it aired on the network.</p>"
+        f"<table>{rows}</table></body></html>"
+    )
+    article = _read_html_blocks(page, "guide.html")
+    texts = [p.text for p in article.paragraphs]
+    assert "Written by Mara Quintero" in texts and "March 10, 2024" in texts
+    assert article.meta.author is None
+    assert article.meta.date is None
+
+
+@pytest.mark.parametrize(
+    ("name", "page"),
+    [
+        (
+            "credit.md",
+            "# Harbor Lights season 2 review\n\nTV Guide, June 2018\n\n"
+            "The harbor has become a character of its own by the last episode of the season.\n",
+        ),
+        (
+            "credit.html",
+            "<html><head><title>Harbor Lights season 2 review</title></head><body>"
+            "<h1>Harbor Lights season 2 review</h1><p>TV Guide, June 2018</p>"
+            "<p>The harbor has become a character of its own by the last episode of the season.</p>"
+            "</body></html>",
+        ),
+    ],
+)
+def test_an_outlet_credit_under_the_title_names_the_outlet(tmp_path: Path, name: str, page: str) -> None:
+    """ "TV Guide, June 2018" right under the title credits an outlet in Markdown and HTML too."""
+    article = read_article(write(tmp_path, name, page), tmp_path)
+    assert article.meta.outlet == "TV Guide"
+    assert (article.meta.date or "").startswith("2018")  # trafilatura's date finder reads pages its own way
+
+
+@pytest.mark.parametrize(
+    "credit",
+    ["(Source: https://example.org/harbor)", "Via https://example.org/harbor", "Source: example.org/harbor"],
+)
+def test_an_address_in_a_via_or_source_credit_is_no_outlet(tmp_path: Path, credit: str) -> None:
+    """A credit that gives an address gives no outlet's name, and is no quote either."""
     article = read_article(
         write(
             tmp_path,
-            "times.txt",
-            "Harbor Lights finale\n\nBy Lee Park\n\n"
-            "The finale airs Sunday at 9 p.m. ET: the last hour of the season, and a long one.\n",
+            "via.txt",
+            "Harbor Lights season 2 review\n\n"
+            "The harbor has become a character of its own by the last episode of the season.\n\n"
+            f"{credit}\n",
         ),
         tmp_path,
     )
-    assert [p.text for p in article.paragraphs] == [
-        "The finale airs Sunday at 9 p.m. ET: the last hour of the season, and a long one."
-    ]
+    assert article.meta.outlet is None
+    assert not any("example.org" in p.text for p in article.paragraphs)
+
+
+def test_a_box_repeating_a_late_paragraph_of_a_refrain_thread_is_read_once(tmp_path: Path) -> None:
+    """Twenty comments open with the same words; a box repeats the last one. The copy is compared
+    with the nearest holders of its opening as well as the first ones, so it is dropped."""
+    opening = "Honestly the best thing about this whole season was"
+    comments = [f"{opening} the episode number {n} and its {n} storms at sea." for n in range(20)]
+    page = "".join(f"<p>{c}</p>" for c in comments) + f"<blockquote>{comments[-1]}</blockquote>"
+    page = f"<html><head><title>Thread</title></head><body>{page}</body></html>"
+    article = _read_html_blocks(page, "thread.html")
+    assert [p.text for p in article.paragraphs].count(comments[-1]) == 1
+
+
+def test_a_dash_between_words_does_not_hide_a_pull_quote(tmp_path: Path) -> None:
+    """The body's " — " is a word of punctuation only; the box prints the line without it."""
+    page = (
+        "<html><head><title>Storm talk</title></head><body><article><h1>Storm talk</h1>"
+        "<p>The showrunner laughed. We shot the storm — in a car park in February and nobody "
+        "noticed until it aired, she said.</p>"
+        "<blockquote>We shot the storm in a car park in February and nobody noticed</blockquote>"
+        "<p>The second paragraph is about the cast, who spent weeks soaked through.</p>"
+        "</article></body></html>"
+    )
+    article = read_article(write(tmp_path, "storm.html", page), tmp_path)
+    assert len([p for p in article.paragraphs if "car park" in p.text]) == 1
 
 
 def test_a_punctuated_pull_quote_is_read_once(tmp_path: Path) -> None:

@@ -238,9 +238,10 @@ def test_a_first_person_introduction_with_a_contraction_names_the_speaker() -> N
 
 
 def test_an_apostrophe_inside_a_name_is_no_contraction() -> None:
-    """ "A'ja" and "O'Neil" are names, though "a" and "o" open no name on their own."""
+    """ "A'ja" is a name, though "a" opens none: only a contraction's ending ("I'm", "I'd've") is cut."""
     from bot.ingest.speakers import NameBook
 
     book = NameBook(["A'ja Wilson joined us."], ArticleMeta(file="x.md", title="t"))
     assert book.people_in("A'ja Wilson told us about the final.") == ["A'ja Wilson"]
     assert book.people_in("I'm Cormac Delahunt, the harbor master.") == ["Cormac Delahunt"]
+    assert book.people_in("I'd've said Cormac Delahunt, the harbor master.") == ["Cormac Delahunt"]

@@ -11,8 +11,9 @@ fanqa corpus:
    finale facts for the show.
 
 The threshold was chosen on validation folds for recall >= 0.995 (`bot.training.spoilers`):
-an extra tag costs a fan a click, a missed one costs them the ending. The same features are computed here and in training
-(`bot.training.spoilers` imports this module), so what was measured is what runs.
+an extra tag costs a fan a click, a missed one costs them the ending. The same features are
+computed here and in training (`bot.training.spoilers` imports this module), so what was
+measured is what runs.
 """
 
 from __future__ import annotations

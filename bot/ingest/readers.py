@@ -502,7 +502,7 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
         if block.name and block.name[0] == "h" and block.name[1:].isdigit():
             heading = text
             continue
-        if block.name != "tr" and _is_byline(text):  # a "Written by | Vince Gilligan" row is data
+        if block.name not in ("tr", *_CELL_TAGS) and _is_byline(text):  # "Written by | Vince Gilligan": data
             header_lines.append(text)
             continue
         items.append((text, heading, _block_cues(block)))
@@ -598,7 +598,7 @@ def _turns(text: str) -> list[str]:
     cuts = [0]
     for at in range(1, len(words)):
         previous = words[at - 1]
-        if previous[-1:] not in '.!?"”’)' or "." in previous.rstrip('.!?"”’)'):
+        if previous[-1:] not in '.!?"”’)' or _is_abbreviation(previous):
             continue  # no sentence end, or an abbreviation's ("9 p.m. ET: the finale", "U.S. TV:")
         for size in (1, 2, 3):  # the first word ending in a colon closes the label
             label = words[at : at + size]
@@ -614,8 +614,15 @@ def _turns(text: str) -> list[str]:
     return [" ".join(words[a:b]) for a, b in pairwise(cuts) if a < b]
 
 
+def _is_abbreviation(word: str) -> bool:
+    """ "p.m.", "U.S.": a letter, a dot, a letter. Not an ellipsis ("knew...honestly.") or a
+    number ("2.0."), which end sentences as well as any word."""
+    triples = zip(word, word[1:], word[2:], strict=False)
+    return any(a.isalpha() and b == "." and c.isalpha() for a, b, c in triples)
+
+
 REPEAT_WORDS = 8  # shorter lines ("Yes.", "Reply") may repeat on purpose
-REPEAT_PLACES = 16  # paragraphs compared per opening: a comment thread of one refrain stays linear
+REPEAT_PLACES = 8  # first and latest paragraphs kept per opening: a thread of one refrain stays linear
 
 
 def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
@@ -628,8 +635,11 @@ def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
     for number, words in enumerate(words_of):
         for start in range(max(0, len(words) - REPEAT_WORDS + 1)):
             places = holders.setdefault(tuple(words[start : start + REPEAT_WORDS]), [])
-            if len(places) < REPEAT_PLACES and (not places or places[-1] != number):
-                places.append(number)
+            if places and places[-1] == number:
+                continue
+            if len(places) >= 2 * REPEAT_PLACES:
+                del places[REPEAT_PLACES]  # keep the first ones (a box's original) and the nearest
+            places.append(number)
     dropped = set()
     for number, words in enumerate(words_of):
         if len(words) < REPEAT_WORDS:
@@ -646,27 +656,31 @@ def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
 def _bare_words(text: str) -> list[str]:
     """Words without the quote marks and punctuation around them: the body quotes a pull quote
     ("“I wanted …,” she said") that the box prints bare."""
-    return [w.strip(_WORD_EDGES).casefold() for w in text.split()]
+    return [bare for w in text.split() if (bare := w.strip(_WORD_EDGES).casefold())]
 
 
 _WORD_EDGES = "\"'“”‘’()[]*_.,;:!?…-–—"
 
 
-_TABLE_ROW = frozenset({"tag:tr", "extracted:row"})
+_TABLE_ROW = frozenset({"tag:tr", "tag:td", "tag:th", "extracted:row"})  # a table's rows and cells: data
 
 
 def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
     """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""
     outlet = meta.outlet
     paragraphs: list[Paragraph] = []
-    header: list[str] = []  # bylines, datelines and Source: lines found below the title block
+    early: list[str] = []  # bylines, datelines and Source: lines under the title, before any paragraph
+    late: list[str] = []  # the same further down: under a player or a share row
     for text, heading, cues in items:
+        header = late if paragraphs else early
         if _source_url(text):
             header.append(text)  # before the "(Via Outlet)" rule, which would take the URL for a name
             continue
         credit = _VIA_RE.match(text.strip())
         if credit:
-            outlet = outlet or credit.group("outlet").strip()
+            name = credit.group("outlet").strip()
+            if not name.startswith("http") and "/" not in name:  # "(Source: example.org/x)" is no name
+                outlet = outlet or name
             continue
         if _is_dateline(text) and not _TABLE_ROW.intersection(cues):
             header.append(text)
@@ -674,14 +688,15 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
             # such as "1 | Cruelty | April 6, 2019" is data, however few its words)
         paragraphs.extend(Paragraph(text=turn, heading=heading, cues=cues) for turn in _turns(text))
     paragraphs = _without_repeats(paragraphs)
-    # A copied page often puts its byline under a player or a share row, out of the header's reach.
-    # Down there "Premiere, June 5, 2024" is an event, not an outlet's credit: bylines name outlets.
-    found = _meta_from_header(header, meta.file, meta.title, outlet_credits=False)
+    # Under the title "TV Guide, June 2018" credits an outlet. Further down "Premiere, June 5, 2024"
+    # is an event: there a line still dates the article, but only a byline names an outlet.
+    first = _meta_from_header(early, meta.file, meta.title)
+    found = _meta_from_header(late, meta.file, meta.title, outlet_credits=False)
     meta = replace(
         meta,
-        outlet=outlet or found.outlet,
-        author=meta.author or found.author,
-        date=meta.date or found.date,
-        url=meta.url or found.url,
+        outlet=outlet or first.outlet or found.outlet,
+        author=meta.author or first.author or found.author,
+        date=meta.date or first.date or found.date,
+        url=meta.url or first.url or found.url,
     )
     return Article(meta, tuple(paragraphs))

@@ -110,8 +110,8 @@ def _title(word: str) -> str:
 def _not_a_name(word: str) -> bool:
     """A pronoun or opener, also contracted ("I'm Cormac Delahunt": the name is the last two words)."""
     folded = word.casefold().replace("’", "'")
-    stem, mark, ending = folded.rpartition("'")
-    contracted = bool(mark) and ending in _CONTRACTIONS  # "A'ja" and "O'Neil" are names, not "a"
+    stem, *endings = folded.split("'")
+    contracted = bool(endings) and all(e in _CONTRACTIONS for e in endings)  # "I'd've"; "A'ja" is a name
     return folded in NOT_NAMES or (contracted and stem in NOT_NAMES)
 
 
