@@ -77,7 +77,7 @@ class LibraryLimits:
 
 
 def check_library_name(name: object) -> str:
-    """"shared" or a Discord id as digits; anything else (dots, slashes, names) is refused."""
+    """ "shared" or a Discord id as digits; anything else (dots, slashes, names) is refused."""
     if isinstance(name, bool):
         raise ValueError(f"not a library name: {name!r}")
     if isinstance(name, int) and 0 <= name < 2**64:
@@ -334,8 +334,6 @@ class Libraries:
                     hits.append(dataclasses.replace(hit, passage=passage, library=label))
             hits.sort(key=lambda h: h.score, reverse=True)
             skip = 0 if exclude else query.skip
-            return Engine.compose_answer(
-                question, query, hits[skip : skip + k], mode=mode, watched=watched
-            )
+            return Engine.compose_answer(question, query, hits[skip : skip + k], mode=mode, watched=watched)
 
         return await asyncio.to_thread(search)

@@ -64,9 +64,7 @@ def check_aliases(root: yaml.Node) -> None:
             stack.extend((child, False) for child in _children(node))
     added = sizes[id(root)] - len(sizes)
     if added > MAX_ALIAS_NODES:
-        raise YAMLRefused(
-            f"aliases repeat values {added:,} times (at most {MAX_ALIAS_NODES:,} are allowed)"
-        )
+        raise YAMLRefused(f"aliases repeat values {added:,} times (at most {MAX_ALIAS_NODES:,} are allowed)")
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

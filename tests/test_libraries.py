@@ -72,9 +72,7 @@ class Attachment:
 
 
 @pytest.fixture
-async def two(
-    seed_index: tuple[Path, Path], embedder: Embedder, tmp_path: Path
-) -> AsyncIterator[Services]:
+async def two(seed_index: tuple[Path, Path], embedder: Embedder, tmp_path: Path) -> AsyncIterator[Services]:
     """The bot with the seed corpus as its shared library, an owner, and room for two servers.
     The engine ranks with the blended score: the learned ranker's weights are being retrained on
     main, and which scorer ranks does not change which library a passage may come from."""

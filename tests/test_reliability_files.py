@@ -81,6 +81,7 @@ def _bomb(levels: int = 9, width: int = 9) -> str:
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{before}"] * width) + "]")
     return "\n".join(lines) + "\n", names[-1]
 
+
 # ---------------------------------------------------------------------- sentence splitting
 
 
@@ -162,7 +163,7 @@ def test_grouping_a_paragraph_of_many_sentences_is_linear(monkeypatch: pytest.Mo
     assert sum(handled) <= 4 * GROUP_BLOCK * len(sentences)
 
 
-_PIECES = [*"ab .!?…\"“”’()<@!&>:;,-\u00a0\n", "Dr.", "U.S.", "1."]
+_PIECES = [*'ab .!?…"“”’()<@!&>:;,-\u00a0\n', "Dr.", "U.S.", "1."]
 
 
 @settings(max_examples=150, deadline=None)

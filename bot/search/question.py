@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import re
 
-MORE = re.compile(
-    r"^\s*(more|more quotes|next|another|any more|anything else|keep going)\s*[?!.]*\s*$", re.I
-)
+MORE = re.compile(r"^\s*(more|more quotes|next|another|any more|anything else|keep going)\s*[?!.]*\s*$", re.I)
 WHO_SAID_THAT = re.compile(
     r"^\s*(who\s+(said|says|wrote)\s+(that|this|it)|who\s+was\s+that)\s*[?!.]*\s*$", re.I
 )
@@ -43,8 +41,6 @@ ENDING_QUESTION = re.compile(
 def asks_about_ending(text: str) -> bool:
     """Questions whose answer is an outcome ("how does it end", "does X die", "who wins")."""
     return bool(ENDING_QUESTION.search(text))
-
-
 
 
 def is_more(text: str) -> bool:

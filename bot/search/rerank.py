@@ -103,9 +103,7 @@ def load_ranker() -> LearnedRanker | None:
         return None
     try:
         model = LearnedRanker.from_section(data)
-        if model.ranker.weights.size != len(RANK_FEATURES) or model.abstain.features != len(
-            ABSTAIN_FEATURES
-        ):
+        if model.ranker.weights.size != len(RANK_FEATURES) or model.abstain.features != len(ABSTAIN_FEATURES):
             raise ValueError("the artifact was made for other features; run python -m bot train")
         return model
     except (KeyError, TypeError, ValueError) as exc:
