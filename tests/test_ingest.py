@@ -564,7 +564,7 @@ def test_an_abbreviation_before_a_capitalised_label_is_no_change_of_voice(tmp_pa
 
 @pytest.mark.parametrize(
     "before",
-    ["I knew...honestly.", "It was the pilot, version 2.0.", "Not the storm, not the boat."],
+    ["I knew...honestly.", "I knew\u2026", "It was the pilot, version 2.0.", "Not the storm, not the boat."],
 )
 def test_an_ellipsis_or_a_number_ends_a_turn_like_any_word(tmp_path: Path, before: str) -> None:
     """Only a letter-dot-letter word ("p.m.") is an abbreviation; "knew...honestly." and "2.0."
@@ -579,8 +579,9 @@ def test_an_ellipsis_or_a_number_ends_a_turn_like_any_word(tmp_path: Path, befor
 
 
 def test_loose_cells_of_an_episode_guide_are_data_not_bylines_or_datelines() -> None:
-    """A guide whose synopsis cells hold paragraphs: its bare cells ("Written by Mara Quintero",
-    "March 3, 2024") are read as the guide's data, not as the article's author or date."""
+    """A guide whose synopsis cells hold paragraphs: the structural reader reads its bare cells
+    ("Written by Mara Quintero", "March 3, 2024") as the guide's data, not as the article's author
+    or date. (Through trafilatura the page's date is its date finder's own guess.)"""
     rows = "".join(
         f"<tr><td>Written by {writer}</td><td>{day}</td><td><p>{synopsis}</p></td></tr>"
         for writer, day, synopsis in [
@@ -624,12 +625,67 @@ def test_an_outlet_credit_under_the_title_names_the_outlet(tmp_path: Path, name:
     assert (article.meta.date or "").startswith("2018")  # trafilatura's date finder reads pages its own way
 
 
+def test_a_byline_cell_of_a_page_laid_out_as_a_table_is_its_byline() -> None:
+    """A lone bare cell beside a cell of paragraphs is layout, not a data row: "By Lee Park" and
+    "June 4, 2024" there are the article's byline and date, never quotes."""
+    page = (
+        "<html><head><title>Harbor Lights season 2 review</title></head><body><table>"
+        "<tr><td>By Lee Park</td><td><p>The harbor has become a character of its own by the last "
+        "episode of the season, and the cast knows it well.</p></td></tr>"
+        "<tr><td>June 4, 2024</td><td><p>The second season is slower than the first, but the final "
+        "three episodes earn every minute of it.</p></td></tr></table></body></html>"
+    )
+    article = _read_html_blocks(page, "layout.html")
+    assert article.meta.author == "Lee Park"
+    assert article.meta.date == "2024-06-04"
+    assert [p.text for p in article.paragraphs if "Lee Park" in p.text or p.text == "June 4, 2024"] == []
+
+
+@pytest.mark.parametrize("suffix", [".md", ".txt", ".html"])
+@pytest.mark.parametrize(
+    "line", ["Tuesday, June 4, 2024", "Updated Tuesday, June 4, 2024", "Posted by the desk, June 4, 2024"]
+)
+def test_a_date_line_under_the_title_is_no_outlet_credit(tmp_path: Path, suffix: str, line: str) -> None:
+    """Only a short capitalised name before the date credits an outlet; a weekday or a phrase
+    does not."""
+    title, body = "Harbor Lights season 2 review", "The harbor has become a character of its own by the end."
+    page = {
+        ".md": f"# {title}\n\n{line}\n\n{body}\n",
+        ".txt": f"{title}\n\n{line}\n\n{body}\n",
+        ".html": f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{line}</p><p>{body}</p>"
+        "</body></html>",
+    }[suffix]
+    article = read_article(write(tmp_path, f"dated{suffix}", page), tmp_path)
+    assert article.meta.outlet is None
+    assert article.meta.date is not None
+
+
+def test_an_outlet_name_with_a_small_word_is_credited(tmp_path: Path) -> None:
+    page = "Harbor Lights season 2 review\n\nDen of Geek, June 2018\n\nThe harbor has become a character.\n"
+    assert read_article(write(tmp_path, "geek.txt", page), tmp_path).meta.outlet == "Den of Geek"
+
+
+@pytest.mark.parametrize(
+    ("credit", "outlet"),
+    [("Source: Variety/Deadline", "Variety/Deadline"), ("(Via AC/DC Fan Club)", "AC/DC Fan Club")],
+)
+def test_a_credit_naming_outlets_with_a_slash_names_them(tmp_path: Path, credit: str, outlet: str) -> None:
+    page = f"Harbor Lights season 2 review\n\nThe harbor has become a character of its own.\n\n{credit}\n"
+    assert read_article(write(tmp_path, "slash.txt", page), tmp_path).meta.outlet == outlet
+
+
 @pytest.mark.parametrize(
     "credit",
-    ["(Source: https://example.org/harbor)", "Via https://example.org/harbor", "Source: example.org/harbor"],
+    [
+        "(Source: https://example.org/harbor)",
+        "Via https://example.org/harbor",
+        "Source: example.org/harbor",
+        "Via www.example.org",
+    ],
 )
 def test_an_address_in_a_via_or_source_credit_is_no_outlet(tmp_path: Path, credit: str) -> None:
-    """A credit that gives an address gives no outlet's name, and is no quote either."""
+    """A credit that gives an address gives no outlet's name, and is no quote either; a full
+    address is kept as the article's URL."""
     article = read_article(
         write(
             tmp_path,
@@ -642,6 +698,8 @@ def test_an_address_in_a_via_or_source_credit_is_no_outlet(tmp_path: Path, credi
     )
     assert article.meta.outlet is None
     assert not any("example.org" in p.text for p in article.paragraphs)
+    if "https://" in credit:
+        assert article.meta.url == "https://example.org/harbor"
 
 
 def test_a_box_repeating_a_late_paragraph_of_a_refrain_thread_is_read_once(tmp_path: Path) -> None:
@@ -653,6 +711,19 @@ def test_a_box_repeating_a_late_paragraph_of_a_refrain_thread_is_read_once(tmp_p
     page = f"<html><head><title>Thread</title></head><body>{page}</body></html>"
     article = _read_html_blocks(page, "thread.html")
     assert [p.text for p in article.paragraphs].count(comments[-1]) == 1
+
+
+def test_a_pull_quote_in_the_middle_of_a_long_refrain_thread_is_read_once() -> None:
+    """Thirty comments open alike; a box right after the tenth repeats it. The box is compared
+    with the holders nearest to it, not only with the first ones."""
+    opening = "Honestly the best thing about this whole season was"
+    comments = [f"{opening} the episode number {n} and its {n} storms at sea." for n in range(30)]
+    blocks = [f"<p>{c}</p>" for c in comments]
+    blocks.insert(11, f"<blockquote>{comments[10]}</blockquote>")
+    page = f"<html><head><title>Thread</title></head><body>{''.join(blocks)}</body></html>"
+    article = _read_html_blocks(page, "thread.html")
+    assert [p.text for p in article.paragraphs].count(comments[10]) == 1
+    assert len(article.paragraphs) == 30
 
 
 def test_a_dash_between_words_does_not_hide_a_pull_quote(tmp_path: Path) -> None:

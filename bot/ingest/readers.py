@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from dataclasses import replace
 from datetime import date
 from itertools import pairwise
@@ -236,6 +237,23 @@ def _is_header_block(block: str) -> bool:
     )
 
 
+_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+_TITLE_LINKS = frozenset({"of", "the", "and", "&", "on", "for"})  # "Den of Geek", "Vulture & Co"
+
+
+def _outlet_name(head: str) -> bool:
+    """The head of "TV Guide, June 2018" names an outlet: a short capitalised name, not a weekday
+    ("Updated Tuesday, June 4, 2024") or a phrase ("Posted by Lee Park, June 4")."""
+    words = head.split()
+    return (
+        0 < len(words) <= 5
+        and not find_date(head)
+        and not any(c.isdigit() for c in head)
+        and words[-1].casefold() not in _WEEKDAYS
+        and all(w[:1].isupper() or w.casefold() in _TITLE_LINKS for w in words)
+    )
+
+
 def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bool = True) -> ArticleMeta:
     author = outlet = date = url = None
     for line in lines:
@@ -254,7 +272,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bo
         elif found and "," in line and outlet_credits:
             # "TV Guide, June 2018": an outlet credit with its date
             head = line.split(",", 1)[0].strip()
-            if head and not find_date(head) and len(head.split()) <= 5 and not any(c.isdigit() for c in head):
+            if _outlet_name(head):
                 outlet = outlet or head
     return ArticleMeta(file=rel, title=title, date=date, outlet=outlet, author=author, url=url)
 
@@ -502,10 +520,14 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
         if block.name and block.name[0] == "h" and block.name[1:].isdigit():
             heading = text
             continue
-        if block.name not in ("tr", *_CELL_TAGS) and _is_byline(text):  # "Written by | Vince Gilligan": data
+        data = block.name == "tr" or (block.name in _CELL_TAGS and _in_data_row(block))
+        if not data and _is_byline(text):  # "Written by | Vince Gilligan" in a guide's row is data
             header_lines.append(text)
             continue
-        items.append((text, heading, _block_cues(block)))
+        cues = _block_cues(block)
+        if data and block.name != "tr":
+            cues = tuple(sorted({*cues, "cell:data"}))
+        items.append((text, heading, cues))
 
     byline_meta = _meta_from_header(header_lines, rel, title)
     meta = ArticleMeta(
@@ -520,6 +542,13 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
 
 
 _CELL_TAGS = ("td", "th")
+
+
+def _in_data_row(cell: Tag) -> bool:
+    """A loose cell beside another one (an episode guide's writer and air date beside its synopsis)
+    is data; a lone one beside a menu is the page's layout, and may hold its byline."""
+    row = cell.find_parent("tr")
+    return row is not None and sum(c.find(_BLOCK_TAGS) is None for c in row.find_all(_CELL_TAGS)) >= 2
 
 
 def _loose_cell(cell: Tag) -> bool:
@@ -598,7 +627,7 @@ def _turns(text: str) -> list[str]:
     cuts = [0]
     for at in range(1, len(words)):
         previous = words[at - 1]
-        if previous[-1:] not in '.!?"”’)' or _is_abbreviation(previous):
+        if previous[-1:] not in '.!?…"”’)' or _is_abbreviation(previous):
             continue  # no sentence end, or an abbreviation's ("9 p.m. ET: the finale", "U.S. TV:")
         for size in (1, 2, 3):  # the first word ending in a colon closes the label
             label = words[at : at + size]
@@ -622,7 +651,7 @@ def _is_abbreviation(word: str) -> bool:
 
 
 REPEAT_WORDS = 8  # shorter lines ("Yes.", "Reply") may repeat on purpose
-REPEAT_PLACES = 8  # first and latest paragraphs kept per opening: a thread of one refrain stays linear
+REPEAT_PLACES = 8  # holders compared per opening: the first ones and the nearest on either side
 
 
 def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
@@ -635,16 +664,17 @@ def _without_repeats(paragraphs: list[Paragraph]) -> list[Paragraph]:
     for number, words in enumerate(words_of):
         for start in range(max(0, len(words) - REPEAT_WORDS + 1)):
             places = holders.setdefault(tuple(words[start : start + REPEAT_WORDS]), [])
-            if places and places[-1] == number:
-                continue
-            if len(places) >= 2 * REPEAT_PLACES:
-                del places[REPEAT_PLACES]  # keep the first ones (a box's original) and the nearest
-            places.append(number)
+            if not places or places[-1] != number:
+                places.append(number)
     dropped = set()
     for number, words in enumerate(words_of):
         if len(words) < REPEAT_WORDS:
             continue
-        for other in holders.get(tuple(words[:REPEAT_WORDS]), ()):
+        places = holders.get(tuple(words[:REPEAT_WORDS]), [])
+        at = bisect_left(places, number)
+        around = places[max(REPEAT_PLACES, at - REPEAT_PLACES) : at + REPEAT_PLACES + 1]
+        near = places[:REPEAT_PLACES] + around
+        for other in near:
             if other == number or joined[number] not in joined[other]:
                 continue
             if len(joined[other]) > len(joined[number]) or other < number:
@@ -662,7 +692,7 @@ def _bare_words(text: str) -> list[str]:
 _WORD_EDGES = "\"'“”‘’()[]*_.,;:!?…-–—"
 
 
-_TABLE_ROW = frozenset({"tag:tr", "tag:td", "tag:th", "extracted:row"})  # a table's rows and cells: data
+_TABLE_ROW = frozenset({"tag:tr", "cell:data", "extracted:row"})  # a table's rows and data cells
 
 
 def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
@@ -679,8 +709,10 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
         credit = _VIA_RE.match(text.strip())
         if credit:
             name = credit.group("outlet").strip()
-            if not name.startswith("http") and "/" not in name:  # "(Source: example.org/x)" is no name
-                outlet = outlet or name
+            if " " in name or not ("." in name or name.startswith("http")):
+                outlet = outlet or name  # "(Via TV Guide)", "Source: Variety/Deadline"
+            elif name.startswith("http"):
+                header.append(f"Source: {name}")  # an address, not a name: the article's URL
             continue
         if _is_dateline(text) and not _TABLE_ROW.intersection(cues):
             header.append(text)
