@@ -752,3 +752,46 @@ def test_a_punctuated_pull_quote_is_read_once(tmp_path: Path) -> None:
     )
     article = read_article(write(tmp_path, "storm.html", page), tmp_path)
     assert len([p for p in article.paragraphs if "car park" in p.text]) == 1
+
+
+@pytest.mark.parametrize(
+    ("masthead", "host", "outlet"),
+    [
+        ("Culture | The Harbor Ledger", "harborledger.example", "The Harbor Ledger"),
+        ("Gullwing > TV > Lists", "www.gullwing.example", "Gullwing"),
+        ("Static & Starlight Audio", "staticandstarlight.example", "Static & Starlight Audio"),
+    ],
+)
+def test_a_copied_pages_masthead_names_the_outlet_its_address_spells(
+    tmp_path: Path, masthead: str, host: str, outlet: str
+) -> None:
+    """A .txt copy has no site-name metadata: the line near the top whose words spell the
+    Source address's name is the outlet, so the citation's link reads as the site, not "source"."""
+    page = (
+        f"Harbor Lights season 2 review\n{masthead}\nBy Lee Park\nJune 4, 2024\n"
+        f"Source: https://{host}/tv/harbor-lights-review\n\n"
+        "The harbor has become a character of its own by the last episode of the season.\n"
+    )
+    article = read_article(write(tmp_path, "masthead.txt", page), tmp_path)
+    assert article.meta.outlet == outlet
+    assert article.meta.author == "Lee Park"
+
+
+def test_no_line_spelling_the_address_gives_no_outlet(tmp_path: Path) -> None:
+    page = (
+        "Harbor Lights season 2 review\nHome > TV > Reviews\nBy Lee Park\n"
+        "Source: https://harborledger.example/tv/harbor-lights-review\n\n"
+        "The Harbor review desk thinks the harbor has become a character of its own by the end.\n"
+    )
+    assert read_article(write(tmp_path, "plain.txt", page), tmp_path).meta.outlet is None
+
+
+@pytest.mark.parametrize(
+    "byline", ["By Simone Achterberg, TV critic", "By Simone Achterberg | October 10, 2020, 8:15 am"]
+)
+def test_a_bylines_job_title_or_time_is_no_outlet(tmp_path: Path, byline: str) -> None:
+    """After the name a byline may give a job title or a time: only a capitalised name is an outlet."""
+    page = f"Harbor Lights season 2 review\n{byline}\n\nThe harbor has become a character of its own.\n"
+    article = read_article(write(tmp_path, "byline.txt", page), tmp_path)
+    assert article.meta.author == "Simone Achterberg"
+    assert article.meta.outlet is None

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import frontmatter
@@ -123,7 +125,7 @@ def _read_text(raw: str, rel: str) -> Article:
     while body and _is_header_block(body[0]):
         header.extend(ln.strip() for ln in body.pop(0).split("\n") if ln.strip())
     meta = _meta_from_header(header, rel, title)
-    return _assemble(meta, _text_units(body))
+    return _assemble(meta, _text_units(body), header)
 
 
 def _text_units(blocks: list[str]) -> list[Unit]:
@@ -263,11 +265,13 @@ def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bo
             date = found[0]
         byline = _BYLINE_RE.match(line)
         if byline:
-            parts = [p.strip() for p in byline["rest"].split(",") if p.strip()]
-            parts = [p for p in parts if not find_date(p) and not (len(p) == 4 and p.isdigit())]
+            # "Jane Roe, Screen Signal | October 10, 2020, 8:15 am": names, then dates and times
+            pieces = byline["rest"].replace("·", "|").split("|")
+            parts = [p.strip() for piece in pieces for p in piece.split(",") if p.strip()]
+            parts = [p for p in parts if not find_date(p) and not any(c.isdigit() for c in p)]
             if parts:
                 author = author or parts[0]
-            if len(parts) > 1:
+            if len(parts) > 1 and _outlet_name(parts[1]):  # not "TV critic" or "8:15 am"
                 outlet = outlet or parts[1]
         elif found and "," in line and outlet_credits:
             # "TV Guide, June 2018": an outlet credit with its date
@@ -695,8 +699,9 @@ _WORD_EDGES = "\"'“”‘’()[]*_.,;:!?…-–—"
 _TABLE_ROW = frozenset({"tag:tr", "cell:data", "extracted:row"})  # a table's rows and data cells
 
 
-def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
-    """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order."""
+def _assemble(meta: ArticleMeta, items: list[Unit], header_lines: Sequence[str] = ()) -> Article:
+    """Drop boilerplate paragraphs, pick up "(Via Outlet)" credits, keep the rest in order.
+    `header_lines`: the lines under the title that the format's reader kept as its header."""
     outlet = meta.outlet
     paragraphs: list[Paragraph] = []
     early: list[str] = []  # bylines, datelines and Source: lines under the title, before any paragraph
@@ -731,4 +736,38 @@ def _assemble(meta: ArticleMeta, items: list[Unit]) -> Article:
         date=meta.date or first.date or found.date,
         url=meta.url or first.url or found.url,
     )
+    if not meta.outlet and meta.url:
+        near_top = [*header_lines, *early, *(text for text, _, _ in items[:MASTHEAD_LINES])]
+        meta = replace(meta, outlet=_site_name(near_top, meta.url))
     return Article(meta, tuple(paragraphs))
+
+
+MASTHEAD_LINES = 12  # lines of the body searched for the site's name, after the header's
+_SEPARATORS = ("|", "›", "»", ">", "—", "–", "·", "/")  # "Reel Verdict | TV Reviews", "ListLoaf > TV"
+
+
+def _site_name(lines: Sequence[str], url: str) -> str | None:
+    """The site's name as a copied page prints it near the top ("Culture | The Harbor Ledger" on
+    harborledger.example): a line's part whose first words spell the address's name. A copied
+    .txt has no site-name metadata, and "source" is a poor link text in a citation."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    domain = _name_key(host.split(".")[0]).removeprefix("the")
+    if len(domain) < 4 or "." not in host:
+        return None
+    for line in lines:
+        parts = [line]
+        for separator in _SEPARATORS:
+            parts = [piece for part in parts for piece in part.split(separator)]
+        for part in parts:
+            words = part.split()
+            if not 0 < len(words) <= 6 or not words[0][:1].isupper():
+                continue
+            keys = [_name_key(" ".join(words[:n])).removeprefix("the") for n in range(1, len(words) + 1)]
+            if domain in keys:
+                return " ".join(words)
+    return None
+
+
+def _name_key(text: str) -> str:
+    """ "The Harbor Ledger" -> "theharborledger", "Static & Starlight" -> "staticandstarlight"."""
+    return "".join(c for c in text.casefold().replace("&", "and") if c.isalnum())
