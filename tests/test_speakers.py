@@ -245,3 +245,18 @@ def test_an_apostrophe_inside_a_name_is_no_contraction() -> None:
     assert book.people_in("A'ja Wilson told us about the final.") == ["A'ja Wilson"]
     assert book.people_in("I'm Cormac Delahunt, the harbor master.") == ["Cormac Delahunt"]
     assert book.people_in("I'd've Cormac Delahunt play it.") == ["Cormac Delahunt"]
+
+
+def test_a_title_case_headline_gives_the_names_the_body_writes() -> None:
+    """ "Harbor Lights Creator Mara Quintero Breaks Down…" runs a name into other capitals; the
+    body writes "Mara Quintero" as a name of its own, so that is the headline's person, and a
+    word before it ("Star") is not taken into the name."""
+    from bot.ingest.speakers import NameBook
+
+    meta = ArticleMeta(file="x.txt", title="Harbor Lights Creator Mara Quintero Breaks Down The Finale")
+    book = NameBook(["Mara Quintero talked with us about the last episode."], meta)
+    assert book.in_title[0] == "Mara Quintero"
+    meta = ArticleMeta(file="y.txt", title="Harbor Lights Star Ivo Lund's Last Night: a Farewell")
+    book = NameBook(["The Harbor Lights cast said goodbye to Ivo Lund on Friday."], meta)
+    assert "Ivo Lund" in book.in_title
+    assert not any(name.startswith("Star") for name in book.in_title)

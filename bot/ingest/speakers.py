@@ -115,6 +115,23 @@ def _not_a_name(word: str) -> bool:
     return folded in NOT_NAMES or (contracted and stem in NOT_NAMES)
 
 
+def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
+    """Runs of capitalised words, cut at any other word, at punctuation ("HitFix Interview:
+    Showrunner…") and after a possessive ("Salt Road's Noor Akhtar")."""
+    runs: list[list[str]] = [[]]
+    for raw in text.split():
+        word = raw.strip(_NAME_EDGES)
+        bare = word.removesuffix("'s").removesuffix("’s")
+        if bare[:1].isupper() and not _not_a_name(bare):
+            runs[-1].append(bare)
+        elif runs[-1]:
+            runs.append([])
+        if (raw[-1:] in ",:;.!?" or bare != word) and runs[-1]:
+            runs.append([])
+    return [tuple(run) for run in runs if run]
+
+
+_NAME_EDGES = "\"'“”‘’()[],.;:!?…"
 _CONTRACTIONS = frozenset({"m", "s", "re", "ll", "ve", "d", "t"})
 
 
@@ -128,11 +145,11 @@ class NameBook:
     def __init__(self, texts: Sequence[str], meta: ArticleMeta) -> None:
         # words the article also writes in lower case: at a sentence's start they are not names
         self.lowercase = {w for t in texts for _, w in speaker_model.tokens(t) if w.isalpha() and w.islower()}
+        self.in_title = self._title_people(meta.title or "", texts)
         self.full: list[str] = []
-        for text in (meta.title, *texts):
-            for name in self.people_in(text):
-                if name not in self.full:
-                    self.full.append(name)
+        for name in (*self.in_title, *(n for t in texts for n in self.people_in(t))):
+            if name not in self.full:
+                self.full.append(name)
         self.meta = meta
         # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
         self.capitalised = {
@@ -171,6 +188,28 @@ class NameBook:
             if len(words) >= 2:
                 found.append(" ".join(words))
         return found
+
+    def _title_people(self, title: str, texts: Sequence[str]) -> list[str]:
+        """The names in a headline. A Title Case headline runs names into other capitalised words
+        ("Shining Girls Creator Silka Luisa Breaks Down…"), so the parts of a run that the body
+        writes as a name of their own (three words or two, between uncapitalised words) come
+        first; the words around them are read as any text is (two to four capitalised words)."""
+        written = {run for text in texts for run in _capitalised_runs(text)}
+        confirmed: list[str] = []
+        guessed: list[str] = []  # the words around them, read as text is: after the body's names
+        for words in _capitalised_runs(title):
+            rest, at = [], 0
+            while at < len(words):
+                size = next((n for n in (3, 2) if at + n <= len(words) and words[at : at + n] in written), 0)
+                if size:
+                    guessed.extend(self.people_in(" ".join(rest)))
+                    confirmed.append(" ".join(words[at : at + size]))
+                    rest, at = [], at + size
+                else:
+                    rest.append(words[at])
+                    at += 1
+            guessed.extend(self.people_in(" ".join(rest)))
+        return list(dict.fromkeys([*confirmed, *guessed]))
 
     def interviewer(self) -> str | None:
         return self.meta.author or self.meta.outlet
@@ -367,8 +406,9 @@ def _named_guest(paragraphs: Sequence[str], book: NameBook, first_question: int)
     guessed from the title may be the guest's name)."""
     meta = book.meta
     never = {(meta.author or "").casefold(), (meta.outlet or "").casefold()}
-    shows = {show.casefold() for show in meta.shows}
-    found = [book.resolve(name) or name for name in book.people_in(meta.title or "")]
+    shows = {show.casefold().removeprefix("the ") for show in meta.shows}  # "Quiet Orbit" in a title
+    shows |= {f"the {show}" for show in shows}
+    found = [book.resolve(name) or name for name in book.in_title]
     for excluded in (never | shows, never):
         in_title = [name for name in found if name.casefold() not in excluded]
         if in_title:
