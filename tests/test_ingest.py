@@ -759,14 +759,16 @@ def test_a_punctuated_pull_quote_is_read_once(tmp_path: Path) -> None:
     [
         ("Culture | The Harbor Ledger", "harborledger.example", "The Harbor Ledger"),
         ("Gullwing > TV > Lists", "www.gullwing.example", "Gullwing"),
-        ("Static & Starlight Audio", "staticandstarlight.example", "Static & Starlight Audio"),
+        ("Static & Starlight Audio", "staticandstarlight.example", "Static & Starlight"),
+        ("THE HARBOR LEDGER", "news.harborledger.co.uk", "The Harbor Ledger"),
     ],
 )
 def test_a_copied_pages_masthead_names_the_outlet_its_address_spells(
     tmp_path: Path, masthead: str, host: str, outlet: str
 ) -> None:
-    """A .txt copy has no site-name metadata: the line near the top whose words spell the
-    Source address's name is the outlet, so the citation's link reads as the site, not "source"."""
+    """A .txt copy has no site-name metadata: the words near the top that spell the Source
+    address's name (the label before its public suffix) are the outlet, so the citation's link
+    reads as the site, not "source". Only those words: the rest of the line may be anything."""
     page = (
         f"Harbor Lights season 2 review\n{masthead}\nBy Lee Park\nJune 4, 2024\n"
         f"Source: https://{host}/tv/harbor-lights-review\n\n"
@@ -775,6 +777,21 @@ def test_a_copied_pages_masthead_names_the_outlet_its_address_spells(
     article = read_article(write(tmp_path, "masthead.txt", page), tmp_path)
     assert article.meta.outlet == outlet
     assert article.meta.author == "Lee Park"
+
+
+def test_a_sentence_or_heading_opening_with_the_sites_name_gives_only_the_name(tmp_path: Path) -> None:
+    page = (
+        "Harbor Lights season 2 review\nBy Lee Park\n"
+        "Source: https://entertainment.harborledger.example/tv/harbor-lights-review\n\n"
+        "Entertainment > TV\n\nHarbor Ledger readers loved the last episode of the season.\n"
+    )
+    assert read_article(write(tmp_path, "sentence.txt", page), tmp_path).meta.outlet == "Harbor Ledger"
+
+
+def test_a_byline_names_its_outlet_after_a_job_title(tmp_path: Path) -> None:
+    page = "Harbor Lights review\nBy Jane Roe, Senior Editor, The A.V. Club\n\nThe harbor is a character.\n"
+    article = read_article(write(tmp_path, "job.txt", page), tmp_path)
+    assert (article.meta.author, article.meta.outlet) == ("Jane Roe", "The A.V. Club")
 
 
 def test_no_line_spelling_the_address_gives_no_outlet(tmp_path: Path) -> None:
@@ -787,7 +804,13 @@ def test_no_line_spelling_the_address_gives_no_outlet(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "byline", ["By Simone Achterberg, TV critic", "By Simone Achterberg | October 10, 2020, 8:15 am"]
+    "byline",
+    [
+        "By Simone Achterberg, TV critic",
+        "By Simone Achterberg, TV Critic",
+        "By Simone Achterberg · Staff Writer",
+        "By Simone Achterberg | October 10, 2020, 8:15 am",
+    ],
 )
 def test_a_bylines_job_title_or_time_is_no_outlet(tmp_path: Path, byline: str) -> None:
     """After the name a byline may give a job title or a time: only a capitalised name is an outlet."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.ingest.passages import article_passages
+from bot.ingest.speakers import attribute
 from bot.models import Article, ArticleMeta, Paragraph
 
 
@@ -247,16 +250,35 @@ def test_an_apostrophe_inside_a_name_is_no_contraction() -> None:
     assert book.people_in("I'd've Cormac Delahunt play it.") == ["Cormac Delahunt"]
 
 
-def test_a_title_case_headline_gives_the_names_the_body_writes() -> None:
-    """ "Harbor Lights Creator Mara Quintero Breaks Down…" runs a name into other capitals; the
-    body writes "Mara Quintero" as a name of its own, so that is the headline's person, and a
-    word before it ("Star") is not taken into the name."""
-    from bot.ingest.speakers import NameBook
-
-    meta = ArticleMeta(file="x.txt", title="Harbor Lights Creator Mara Quintero Breaks Down The Finale")
-    book = NameBook(["Mara Quintero talked with us about the last episode."], meta)
-    assert book.in_title[0] == "Mara Quintero"
-    meta = ArticleMeta(file="y.txt", title="Harbor Lights Star Ivo Lund's Last Night: a Farewell")
-    book = NameBook(["The Harbor Lights cast said goodbye to Ivo Lund on Friday."], meta)
-    assert "Ivo Lund" in book.in_title
-    assert not any(name.startswith("Star") for name in book.in_title)
+@pytest.mark.parametrize(
+    ("title", "intro"),
+    [
+        (
+            "Harbor Lights Creator Mara Quintero Breaks Down The Finale",
+            "Mara Quintero talked with us about the end of Harbor Lights.",
+        ),
+        (
+            "Mara Quintero on the finale and the move to Apple TV",
+            "Quintero made the show, which moved to Apple TV.",
+        ),
+        ("The Harbor Lights Star Mara Quintero on the Last Night", "We met Mara Quintero in Lisbon."),
+        ("Guillermo del Toro on the Harbor Lights finale", "We met him in Lisbon in the spring."),
+    ],
+)
+def test_the_person_a_headline_names_answers_an_unlabelled_interview(title: str, intro: str) -> None:
+    """Questions and answers without names: the answers are the headline's person's. A Title Case
+    headline runs that name into other capitals ("…Creator Mara Quintero Breaks Down…"); the parts
+    the body writes as a name, the show (with or without its "The") left out, give the guest."""
+    meta = ArticleMeta(file="q.txt", title=title, author="Lee Park", shows=("Harbor Lights",))
+    paragraphs = [
+        intro,
+        "Did you always know how the season would end?",
+        "I knew the lighthouse would go dark in the last scene, and I knew it from the first day.",
+        "Was it hard to say goodbye to the cast?",
+        "Every one of them cried on the last night, and so did I, on the harbor wall.",
+        "What comes next for you?",
+        "A long sleep, and then a film about a ferry.",
+    ]
+    got = [a.speaker for a in attribute(paragraphs, meta)]
+    guest = "Guillermo del Toro" if "Guillermo" in title else "Mara Quintero"
+    assert got[2] == got[4] == got[6] == guest

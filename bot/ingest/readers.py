@@ -256,6 +256,18 @@ def _outlet_name(head: str) -> bool:
     )
 
 
+_JOB_WORDS = frozenset(
+    "writer writers editor editors critic correspondent contributor reporter columnist staff producer "
+    "intern host published updated posted".split()
+)
+
+
+def _job_title(part: str) -> bool:
+    """ "Staff Writer", "Senior Editor", "TV Critic", "Published": what a byline says after the
+    name besides the outlet."""
+    return part.split()[-1].casefold() in _JOB_WORDS
+
+
 def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bool = True) -> ArticleMeta:
     author = outlet = date = url = None
     for line in lines:
@@ -271,8 +283,9 @@ def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bo
             parts = [p for p in parts if not find_date(p) and not any(c.isdigit() for c in p)]
             if parts:
                 author = author or parts[0]
-            if len(parts) > 1 and _outlet_name(parts[1]):  # not "TV critic" or "8:15 am"
-                outlet = outlet or parts[1]
+            named = [p for p in parts[1:] if _outlet_name(p) and not _job_title(p)]  # not "TV Critic"
+            if named:
+                outlet = outlet or named[0]
         elif found and "," in line and outlet_credits:
             # "TV Guide, June 2018": an outlet credit with its date
             head = line.split(",", 1)[0].strip()
@@ -748,11 +761,11 @@ _SEPARATORS = ("|", "›", "»", ">", "—", "–", "·", "/")  # "Reel Verdict 
 
 def _site_name(lines: Sequence[str], url: str) -> str | None:
     """The site's name as a copied page prints it near the top ("Culture | The Harbor Ledger" on
-    harborledger.example): a line's part whose first words spell the address's name. A copied
-    .txt has no site-name metadata, and "source" is a poor link text in a citation."""
-    host = (urlsplit(url).hostname or "").removeprefix("www.")
-    domain = _name_key(host.split(".")[0]).removeprefix("the")
-    if len(domain) < 4 or "." not in host:
+    harborledger.example): the first words of a line's part that spell the address's name, and
+    no more (the rest may be a heading or a sentence). A copied .txt has no site-name metadata,
+    and "source" is a poor link text in a citation."""
+    domain = _name_key(_site_label(url)).removeprefix("the")
+    if len(domain) < 4:
         return None
     for line in lines:
         parts = [line]
@@ -760,12 +773,25 @@ def _site_name(lines: Sequence[str], url: str) -> str | None:
             parts = [piece for part in parts for piece in part.split(separator)]
         for part in parts:
             words = part.split()
-            if not 0 < len(words) <= 6 or not words[0][:1].isupper():
+            if not words or not words[0][:1].isupper():
                 continue
-            keys = [_name_key(" ".join(words[:n])).removeprefix("the") for n in range(1, len(words) + 1)]
-            if domain in keys:
-                return " ".join(words)
+            for n in range(1, min(len(words), 6) + 1):
+                if _name_key(" ".join(words[:n])).removeprefix("the") == domain:
+                    name = " ".join(words[:n]).rstrip(",.;:!?")
+                    return name.title() if name.isupper() else name  # "PULPCAST" -> "Pulpcast"
     return None
+
+
+def _site_label(url: str) -> str:
+    """The name part of an address: "bbc" for news.bbc.co.uk (the public-suffix list that ships
+    with `tld`), the label before the last one where the suffix is not a public one."""
+    from tld import get_tld
+
+    found = get_tld(url, as_object=True, fail_silently=True)
+    if found is not None and not isinstance(found, str):
+        return str(found.domain)
+    labels = (urlsplit(url).hostname or "").split(".")
+    return labels[-2] if len(labels) >= 2 else ""
 
 
 def _name_key(text: str) -> str:

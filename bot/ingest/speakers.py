@@ -119,11 +119,15 @@ def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
     """Runs of capitalised words, cut at any other word, at punctuation ("HitFix Interview:
     Showrunner…") and after a possessive ("Salt Road's Noor Akhtar")."""
     runs: list[list[str]] = [[]]
-    for raw in text.split():
+    raws = text.split()
+    for at, raw in enumerate(raws):
         word = raw.strip(_NAME_EDGES)
         bare = word.removesuffix("'s").removesuffix("’s")
+        following = raws[at + 1][:1] if at + 1 < len(raws) else ""
         if bare[:1].isupper() and not _not_a_name(bare):
             runs[-1].append(bare)
+        elif runs[-1] and bare in _PARTICLES and following.isupper():
+            runs[-1].append(bare)  # "Guillermo del Toro", "Ana de Armas"
         elif runs[-1]:
             runs.append([])
         if (raw[-1:] in ",:;.!?" or bare != word) and runs[-1]:
@@ -131,6 +135,7 @@ def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
     return [tuple(run) for run in runs if run]
 
 
+_PARTICLES = frozenset({"de", "da", "van", "von", "del", "la", "le"})  # as _FULL_NAME allows them
 _NAME_EDGES = "\"'“”‘’()[],.;:!?…"
 _CONTRACTIONS = frozenset({"m", "s", "re", "ll", "ve", "d", "t"})
 
@@ -192,24 +197,30 @@ class NameBook:
     def _title_people(self, title: str, texts: Sequence[str]) -> list[str]:
         """The names in a headline. A Title Case headline runs names into other capitalised words
         ("Shining Girls Creator Silka Luisa Breaks Down…"), so the parts of a run that the body
-        writes as a name of their own (three words or two, between uncapitalised words) come
-        first; the words around them are read as any text is (two to four capitalised words)."""
+        writes as a name of their own (two to four words, between uncapitalised ones) are names,
+        in the headline's order; the words around them ("Star", "Creator", a show) are read as any
+        text is (two to four capitalised words) and come after the headline's other names."""
         written = {run for text in texts for run in _capitalised_runs(text)}
-        confirmed: list[str] = []
-        guessed: list[str] = []  # the words around them, read as text is: after the body's names
+        found: list[str] = []  # in the headline's order: its first person is the likeliest guest
+        beside: list[str] = []  # words around a written name ("Creator", "Star"): read last
         for words in _capitalised_runs(title):
-            rest, at = [], 0
+            names: list[str] = []
+            pieces: list[list[str]] = [[]]  # the words between the written names
+            at = 0
             while at < len(words):
-                size = next((n for n in (3, 2) if at + n <= len(words) and words[at : at + n] in written), 0)
+                sizes = (n for n in (4, 3, 2) if at + n <= len(words) and words[at : at + n] in written)
+                size = next(sizes, 0)
                 if size:
-                    guessed.extend(self.people_in(" ".join(rest)))
-                    confirmed.append(" ".join(words[at : at + size]))
-                    rest, at = [], at + size
+                    names.append(" ".join(words[at : at + size]))
+                    pieces.append([])
+                    at += size
                 else:
-                    rest.append(words[at])
+                    pieces[-1].append(words[at])
                     at += 1
-            guessed.extend(self.people_in(" ".join(rest)))
-        return list(dict.fromkeys([*confirmed, *guessed]))
+            guessed = [name for piece in pieces if piece for name in self.people_in(" ".join(piece))]
+            found.extend(names or guessed)
+            beside.extend(guessed if names else [])
+        return list(dict.fromkeys([*found, *beside]))
 
     def interviewer(self) -> str | None:
         return self.meta.author or self.meta.outlet
