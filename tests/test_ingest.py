@@ -818,3 +818,14 @@ def test_a_bylines_job_title_or_time_is_no_outlet(tmp_path: Path, byline: str) -
     article = read_article(write(tmp_path, "byline.txt", page), tmp_path)
     assert article.meta.author == "Simone Achterberg"
     assert article.meta.outlet is None
+
+
+def test_an_outlet_credit_below_a_share_row_still_names_the_outlet(tmp_path: Path) -> None:
+    """A share row or a player bar above the credit is no article text: the credit still sits
+    under the title, above the first sentence."""
+    page = (
+        "# Harbor Lights season 2 review\n\nShare on Facebook  Share on X  Email\n\n"
+        "TV Guide, June 2018\n\nThe harbor has become a character of its own by the last episode.\n"
+    )
+    article = read_article(write(tmp_path, "share.md", page), tmp_path)
+    assert article.meta.outlet == "TV Guide"

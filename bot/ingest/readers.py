@@ -717,10 +717,11 @@ def _assemble(meta: ArticleMeta, items: list[Unit], header_lines: Sequence[str] 
     `header_lines`: the lines under the title that the format's reader kept as its header."""
     outlet = meta.outlet
     paragraphs: list[Paragraph] = []
-    early: list[str] = []  # bylines, datelines and Source: lines under the title, before any paragraph
-    late: list[str] = []  # the same further down: under a player or a share row
+    early: list[str] = []  # bylines, datelines and Source: lines under the title, before any prose
+    late: list[str] = []  # the same below the article's first sentences
+    prose_seen = False
     for text, heading, cues in items:
-        header = late if paragraphs else early
+        header = late if prose_seen else early
         if _source_url(text):
             header.append(text)  # before the "(Via Outlet)" rule, which would take the URL for a name
             continue
@@ -737,9 +738,11 @@ def _assemble(meta: ArticleMeta, items: list[Unit], header_lines: Sequence[str] 
             continue  # a byline or a date on its own line: metadata, never a quote (a table row
             # such as "1 | Cruelty | April 6, 2019" is data, however few its words)
         paragraphs.extend(Paragraph(text=turn, heading=heading, cues=cues) for turn in _turns(text))
+        prose_seen = prose_seen or _reads_as_prose(text)
     paragraphs = _without_repeats(paragraphs)
-    # Under the title "TV Guide, June 2018" credits an outlet. Further down "Premiere, June 5, 2024"
-    # is an event: there a line still dates the article, but only a byline names an outlet.
+    # Above the first sentences (a share row may come first) "TV Guide, June 2018" credits an
+    # outlet. Further down "Premiere, June 5, 2024" is an event: there a line still dates the
+    # article, but only a byline names an outlet.
     first = _meta_from_header(early, meta.file, meta.title)
     found = _meta_from_header(late, meta.file, meta.title, outlet_credits=False)
     meta = replace(
@@ -753,6 +756,11 @@ def _assemble(meta: ArticleMeta, items: list[Unit], header_lines: Sequence[str] 
         near_top = [*header_lines, *early, *(text for text, _, _ in items[:MASTHEAD_LINES])]
         meta = replace(meta, outlet=_site_name(near_top, meta.url))
     return Article(meta, tuple(paragraphs))
+
+
+def _reads_as_prose(text: str) -> bool:
+    """A sentence of the article, not a share row or a player bar ("Share on Facebook  Email")."""
+    return len(text.split()) >= 8 and text.rstrip("\"'”’)")[-1:] in ".!?"
 
 
 MASTHEAD_LINES = 12  # lines of the body searched for the site's name, after the header's
