@@ -249,8 +249,7 @@ def _outlet_name(head: str) -> bool:
     words = head.split()
     return (
         0 < len(words) <= 5
-        and not find_date(head)
-        and not any(c.isdigit() for c in head)
+        and not any(c.isdigit() for c in head)  # and so no date: every date has digits
         and words[-1].casefold() not in _WEEKDAYS
         and all(w[:1].isupper() or w.casefold() in _TITLE_LINKS for w in words)
     )
@@ -280,7 +279,7 @@ def _meta_from_header(lines: list[str], rel: str, title: str, outlet_credits: bo
             # "Jane Roe, Screen Signal | October 10, 2020, 8:15 am": names, then dates and times
             pieces = byline["rest"].replace("·", "|").split("|")
             parts = [p.strip() for piece in pieces for p in piece.split(",") if p.strip()]
-            parts = [p for p in parts if not find_date(p) and not any(c.isdigit() for c in p)]
+            parts = [p for p in parts if not any(c.isdigit() for c in p)]  # dates, years, times
             if parts:
                 author = author or parts[0]
             named = [p for p in parts[1:] if _outlet_name(p) and not _job_title(p)]  # not "TV Critic"
@@ -537,14 +536,12 @@ def _parse_page(raw: str, rel: str) -> tuple[Article, dict[str, tuple[str, ...]]
         if block.name and block.name[0] == "h" and block.name[1:].isdigit():
             heading = text
             continue
-        data = block.name == "tr" or (block.name in _CELL_TAGS and _in_data_row(block))
-        if not data and _is_byline(text):  # "Written by | Vince Gilligan" in a guide's row is data
+        data_cell = block.name in _CELL_TAGS and _in_data_row(block)
+        if block.name != "tr" and not data_cell and _is_byline(text):  # a guide's "Written by" is data
             header_lines.append(text)
             continue
         cues = _block_cues(block)
-        if data and block.name != "tr":
-            cues = tuple(sorted({*cues, "cell:data"}))
-        items.append((text, heading, cues))
+        items.append((text, heading, tuple(sorted({*cues, "cell:data"})) if data_cell else cues))
 
     byline_meta = _meta_from_header(header_lines, rel, title)
     meta = ArticleMeta(
