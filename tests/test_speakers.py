@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.ingest.passages import article_passages
-from bot.ingest.speakers import attribute
+from bot.ingest.speakers import NameBook, attribute
 from bot.models import Article, ArticleMeta, Paragraph
 
 
@@ -282,3 +282,35 @@ def test_the_person_a_headline_names_answers_an_unlabelled_interview(title: str,
     got = [a.speaker for a in attribute(paragraphs, meta)]
     guest = "Guillermo del Toro" if "Guillermo" in title else "Mara Quintero"
     assert got[2] == got[4] == got[6] == guest
+
+
+def test_spoiler_labels_and_box_labels_are_nobodys_words() -> None:
+    got = speakers(
+        "SPOILER WARNING: This talk covers the whole finale.",
+        "Spoilers Ahead: the lighthouse falls in the last episode.",
+        "WARNING: flashing lights in the last scene.",
+        "MVP: the lighthouse keeper, for the third week running.",
+        "Mara Quintero talked to us after the finale.",
+        "QUINTERO: It was a hard one to shoot.",
+    )
+    assert got == [None, None, None, None, None, "Mara Quintero"]
+
+
+def test_a_role_or_an_opener_before_a_name_is_no_part_of_it() -> None:
+    got = speakers(
+        "Ben Alder created the show, and Tilly Starling runs its writers' room these days.",
+        "Showrunner Ben Alder: The boat scene was the first thing we wrote.",
+        '"We shot it twice," said Creator Ben Alder.',
+        'We asked about the marrow. Meanwhile Tilly said, "It was never about the marrow."',
+        "The cast meanwhile kept quiet about it.",
+    )
+    assert got[1:4] == ["Ben Alder", "Ben Alder", "Tilly Starling"]
+
+
+def test_the_articles_show_is_no_speaker_and_initialisms_keep_their_capitals() -> None:
+    meta = ArticleMeta(file="x.md", title="The Walking Dead ends", shows=("The Walking Dead",))
+    paragraphs = ["Walking Dead: the last season airs on USA Network soon.", "It ends in the spring."]
+    assert [a.speaker for a in attribute(paragraphs, meta)] == [None, None]
+    book = NameBook(["Rick Grimes said it first."], meta)
+    assert book.resolve("USA Network") == "USA Network"
+    assert book.resolve("CHARLIE COX") == "Charlie Cox"

@@ -14,7 +14,9 @@ Formats parsed (the ones real interview pages use):
   `she told the outlet` (a pronoun means the last person quoted);
 - a quote that runs over several paragraphs (an opening mark and no closing one) keeps its
   speaker until it closes; a paragraph that is only a quote continues the previous speaker.
-Short names are resolved to the first full name the article uses ("Cox" -> "Charlie Cox").
+Short names are resolved to the first full name the article uses ("Cox" -> "Charlie Cox"). A name
+is never a spoiler label ("Spoilers Ahead:"), the article's show, nor only words the article also
+writes in lower case ("WARNING:"); a role before it ("Creator Noor Castellanos") is no part of it.
 These rules read the format; who speaks a quote the format leaves open (a pronoun, a quote after
 an introduction, a name that may be a place) is then chosen by the learned model of
 `bot.ingest.speaker_model`, which takes the rules' pick as one of its features.
@@ -30,6 +32,7 @@ from typing import Literal
 from bot.ingest import speaker_model
 from bot.ingest.speaker_model import SpeakerModel
 from bot.models import ArticleMeta
+from bot.text import is_spoiler_warning
 
 _WORD = r"[A-Z][\w'’.\-]*"
 _PREFIX = re.compile(  # "NAME: …", "**Name:** …", "[00:14:32] NAME: …" (a transcript's timestamp first)
@@ -138,10 +141,18 @@ def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
 _PARTICLES = frozenset({"de", "da", "van", "von", "del", "la", "le"})  # as _FULL_NAME allows them
 _NAME_EDGES = "\"'“”‘’()[],.;:!?…"
 _CONTRACTIONS = frozenset({"m", "s", "re", "ll", "ve", "d", "t"})
+# what a show's people are called before their names ("Creator Noor Castellanos", "Showrunner …")
+_ROLES = frozenset(
+    "creator co-creator showrunner director writer producer star actor actress host composer".split()
+)
 
 
 def _clean_name(name: str) -> str:
-    return " ".join(_title(w) for w in name.rstrip(".,").split())
+    """The name's words, title-cased only when the whole name is in capitals ("CHARLIE COX"), so
+    an initialism inside a name keeps its capitals ("USA Network", not "Usa Network")."""
+    words = name.rstrip(".,").split()
+    shouting = all(w.isupper() or not any(c.isalpha() for c in w) for w in words)
+    return " ".join(_title(w) if shouting else w for w in words)
 
 
 class NameBook:
@@ -151,10 +162,8 @@ class NameBook:
         # words the article also writes in lower case: at a sentence's start they are not names
         self.lowercase = {w for t in texts for _, w in speaker_model.tokens(t) if w.isalpha() and w.islower()}
         self.in_title = self._title_people(meta.title or "", texts)
-        self.full: list[str] = []
-        for name in (*self.in_title, *(n for t in texts for n in self.people_in(t))):
-            if name not in self.full:
-                self.full.append(name)
+        found = list(dict.fromkeys([*self.in_title, *(n for t in texts for n in self.people_in(t))]))
+        self.full: list[str] = list(dict.fromkeys(self._without_opener(name, found) for name in found))
         self.meta = meta
         # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
         self.capitalised = {
@@ -164,9 +173,36 @@ class NameBook:
             if "A" <= w[:1] <= "Z" and start >= 2 and t[start - 1] == " " and t[start - 2] in _MID
         }
 
+    def opener(self, word: str) -> bool:
+        """A word before a name that is not part of it: a role, or a word the article also writes
+        in lower case."""
+        return word.casefold() in _ROLES or word.casefold() in self.lowercase
+
+    def _without_opener(self, name: str, names: Sequence[str]) -> str:
+        """`name` without a first word that is no part of it, where what is left is a name: a role
+        goes before two or more words ("Creator Noor Castellanos"); a word the article writes in
+        lower case goes when the rest is a name it uses on its own ("Meanwhile Tilly" is the Tilly
+        Starling it names elsewhere; "Will Byers" stays, no other name starts with "Byers")."""
+        first, *rest = name.split()
+        if not self.opener(first):
+            return name
+        if len(rest) >= 2 and (first.casefold() in _ROLES or " ".join(rest) in names):
+            return " ".join(rest)
+        if len(rest) == 1:
+            return next((n for n in names if n.split()[0] == rest[0] and len(n.split()) >= 2), name)
+        return name
+
     def resolve(self, name: str) -> str | None:
+        resolved = self._resolve(name)
+        return resolved if resolved is not None and self.could_name(resolved) else None
+
+    def _resolve(self, name: str) -> str | None:
         words = _clean_name(name).split()
         while words and _not_a_name(words[0]):
+            words.pop(0)
+        # a first word the article also writes in lower case is an opener or a role, not part of
+        # the name ("Meanwhile Tilly", "Creator Beatriz Olander", "Spoilers Ahead")
+        while len(words) > 1 and self.opener(words[0]):
             words.pop(0)
         if not words or len(words[0]) < 2:
             return None
@@ -221,6 +257,15 @@ class NameBook:
             found.extend(names or guessed)
             beside.extend(guessed if names else [])
         return list(dict.fromkeys([*found, *beside]))
+
+    def could_name(self, name: str) -> bool:
+        """Whether `name` may be a person: not a spoiler label ("Spoiler Warning"), not the
+        article's show ("Walking Dead" for The Walking Dead), not only words the article also
+        writes in lower case ("WARNING")."""
+        folded = name.casefold()
+        shows = {s.casefold().removeprefix("the ") for s in self.meta.shows}
+        common = all(w in self.lowercase for w in folded.split())
+        return not (is_spoiler_warning(name) or folded.removeprefix("the ") in shows or common)
 
     def interviewer(self) -> str | None:
         return self.meta.author or self.meta.outlet
@@ -487,7 +532,7 @@ def _prefix_speaker(
     if raw.casefold() in ANSWER_PREFIXES:
         return guest, match.end()
     resolved = book.resolve(raw)
-    if capitals and len(raw) > 1:
+    if capitals and len(raw) > 1 and book.could_name(_clean_name(raw)) and (resolved or " " in raw):
         return resolved or _clean_name(raw), match.end()
     if resolved is not None and (
         len(raw.split()) >= 2 or resolved != raw or raw.casefold() in book.capitalised
