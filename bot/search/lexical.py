@@ -32,6 +32,7 @@ STOPWORDS = frozenset(
         # chat spellings fans type in Discord
         "whats whos wheres whens hows whys thats theres dont doesnt didnt isnt wasnt wont cant im ive "
         "ok okay u ur pls plz tho rn lol lmao tbh idk btw yo hey hi hello ya yeah yep nope gonna wanna "
+        "fr ngl imo imho smh omg thx ty bc cuz irl "
     ).split()
 )
 
