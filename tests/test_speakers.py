@@ -314,3 +314,11 @@ def test_the_articles_show_is_no_speaker_and_initialisms_keep_their_capitals() -
     book = NameBook(["Rick Grimes said it first."], meta)
     assert book.resolve("USA Network") == "USA Network"
     assert book.resolve("CHARLIE COX") == "Charlie Cox"
+
+
+def test_a_name_of_two_everyday_words_is_still_a_name() -> None:
+    got = speakers(
+        "Mark Strong plays the keeper, a strong part that leaves a mark on the season.",
+        "MARK STRONG: I read it in one sitting.",
+    )
+    assert got == [None, "Mark Strong"]

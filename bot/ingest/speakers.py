@@ -260,11 +260,11 @@ class NameBook:
 
     def could_name(self, name: str) -> bool:
         """Whether `name` may be a person: not a spoiler label ("Spoiler Warning"), not the
-        article's show ("Walking Dead" for The Walking Dead), not only words the article also
-        writes in lower case ("WARNING")."""
+        article's show ("Walking Dead" for The Walking Dead), not one word the article also writes
+        in lower case ("WARNING"; two such words may still be a name: "Mark Strong")."""
         folded = name.casefold()
         shows = {s.casefold().removeprefix("the ") for s in self.meta.shows}
-        common = all(w in self.lowercase for w in folded.split())
+        common = " " not in folded and folded in self.lowercase
         return not (is_spoiler_warning(name) or folded.removeprefix("the ") in shows or common)
 
     def interviewer(self) -> str | None:
