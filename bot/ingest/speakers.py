@@ -118,6 +118,10 @@ def _not_a_name(word: str) -> bool:
     return folded in NOT_NAMES or (contracted and stem in NOT_NAMES)
 
 
+_PARTICLES = frozenset({"de", "da", "van", "von", "del", "la", "le"})  # as _FULL_NAME allows them
+_NAME_EDGES = "\"'“”‘’()[],.;:!?…"
+
+
 def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
     """Runs of capitalised words, cut at any other word, at punctuation ("HitFix Interview:
     Showrunner…") and after a possessive ("Salt Road's Noor Akhtar")."""
@@ -138,8 +142,6 @@ def _capitalised_runs(text: str) -> list[tuple[str, ...]]:
     return [tuple(run) for run in runs if run]
 
 
-_PARTICLES = frozenset({"de", "da", "van", "von", "del", "la", "le"})  # as _FULL_NAME allows them
-_NAME_EDGES = "\"'“”‘’()[],.;:!?…"
 _CONTRACTIONS = frozenset({"m", "s", "re", "ll", "ve", "d", "t"})
 # what a show's people are called before their names ("Creator Noor Castellanos", "Showrunner …")
 _ROLES = frozenset(
