@@ -322,3 +322,6 @@ def test_a_name_of_two_everyday_words_is_still_a_name() -> None:
         "MARK STRONG: I read it in one sitting.",
     )
     assert got == [None, "Mark Strong"]
+    # named nowhere else, in Title Case: a first word the article writes in lower case stays
+    got = speakers("It was a strong year, and it leaves a mark.", "Mark Strong: I read it in one sitting.")
+    assert got == [None, "Mark Strong"]

@@ -186,10 +186,10 @@ class NameBook:
         lower case goes when the rest is a name it uses on its own ("Meanwhile Tilly" is the Tilly
         Starling it names elsewhere; "Will Byers" stays, no other name starts with "Byers")."""
         first, *rest = name.split()
-        if not self.opener(first):
+        if not rest or not self.opener(first):
             return name
         if len(rest) >= 2 and (first.casefold() in _ROLES or " ".join(rest) in names):
-            return " ".join(rest)
+            return self._without_opener(" ".join(rest), names)  # "Series Creator Noor Castellanos"
         if len(rest) == 1:
             return next((n for n in names if n.split()[0] == rest[0] and len(n.split()) >= 2), name)
         return name
@@ -202,10 +202,8 @@ class NameBook:
         words = _clean_name(name).split()
         while words and _not_a_name(words[0]):
             words.pop(0)
-        # a first word the article also writes in lower case is an opener or a role, not part of
-        # the name ("Meanwhile Tilly", "Creator Beatriz Olander", "Spoilers Ahead")
-        while len(words) > 1 and self.opener(words[0]):
-            words.pop(0)
+        if words:  # the same openers as the names the article uses ("Creator Beatriz Olander")
+            words = self._without_opener(" ".join(words), self.full).split()
         if not words or len(words[0]) < 2:
             return None
         if len(words) >= 2:
