@@ -167,6 +167,8 @@ class NameBook:
         found = list(dict.fromkeys([*self.in_title, *(n for t in texts for n in self.people_in(t))]))
         self.full: list[str] = list(dict.fromkeys(self._without_opener(name, found) for name in found))
         self.meta = meta
+        # the article's shows, folded and without a leading "the" ("Quiet Orbit" in a title)
+        self.shows = {show.casefold().removeprefix("the ") for show in meta.shows}
         # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
         self.capitalised = {
             w.casefold()
@@ -263,9 +265,8 @@ class NameBook:
         article's show ("Walking Dead" for The Walking Dead), not one word the article also writes
         in lower case ("WARNING"; two such words may still be a name: "Mark Strong")."""
         folded = name.casefold()
-        shows = {s.casefold().removeprefix("the ") for s in self.meta.shows}
         common = " " not in folded and folded in self.lowercase
-        return not (is_spoiler_warning(name) or folded.removeprefix("the ") in shows or common)
+        return not (is_spoiler_warning(name) or folded.removeprefix("the ") in self.shows or common)
 
     def interviewer(self) -> str | None:
         return self.meta.author or self.meta.outlet
@@ -462,8 +463,7 @@ def _named_guest(paragraphs: Sequence[str], book: NameBook, first_question: int)
     guessed from the title may be the guest's name)."""
     meta = book.meta
     never = {(meta.author or "").casefold(), (meta.outlet or "").casefold()}
-    shows = {show.casefold().removeprefix("the ") for show in meta.shows}  # "Quiet Orbit" in a title
-    shows |= {f"the {show}" for show in shows}
+    shows = book.shows | {f"the {show}" for show in book.shows}
     found = [book.resolve(name) or name for name in book.in_title]
     for excluded in (never | shows, never):
         in_title = [name for name in found if name.casefold() not in excluded]
