@@ -3,7 +3,9 @@
 Sign-in walls, player bars, captions and photo credits, bylines, share rows, comment sections and
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
 model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
-"Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), the
+"Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), n-grams
+of each line's character classes ("00:00 Aa a", "© 0000 Aa": timestamps, chapter lists, dates and
+copyright lines share a shape across sites while their words differ), the
 markup the reader saw around the paragraph (tags and class words such as `figcaption` or
 `dateline`, an `<em>` around a whole Markdown caption), and a few shape facts (length,
 punctuation, capitals, digits), then by a second model that also sees its
@@ -34,6 +36,8 @@ CHAR_FEATURES = 1 << 14
 WORD_FEATURES = 1 << 13
 LABEL_FEATURES = 1 << 10
 CUE_FEATURES = 1 << 10
+CLASS_FEATURES = 1 << 12
+CLASS_SPAN = 200  # the shape of a line's opening is what furniture shares
 LABEL_SPAN = 32  # a "Label:" ends within the first characters of its line
 SHAPE_FEATURES = (
     "log_length", "words", "sentence_end", "capital_start", "capital_share", "digit_share",
@@ -80,11 +84,31 @@ def _vectorizers():  # type: ignore[no-untyped-def]
     cues = HashingVectorizer(
         analyzer=_own_words, n_features=CUE_FEATURES, alternate_sign=False, norm=None, lowercase=False
     )
-    return chars, words, labels, cues
+    classes = HashingVectorizer(
+        analyzer="char",
+        ngram_range=(3, 5),
+        n_features=CLASS_FEATURES,
+        alternate_sign=False,
+        norm="l2",
+        lowercase=False,
+    )
+    return chars, words, labels, cues, classes
 
 
 def _own_words(cues: Sequence[str]) -> list[str]:
     return list(cues)
+
+
+def character_classes(text: str) -> str:
+    """The line's opening as character classes: digits "0", capitals "A", other letters "a", any
+    space " ", punctuation as itself, runs cut to two ("9:46 p.m. ET" -> "0:00 a.a. AA")."""
+    out: list[str] = []
+    for char in text[:CLASS_SPAN]:
+        kind = "0" if char.isdigit() else "A" if char.isupper() else "a" if char.isalpha() else char
+        kind = " " if kind.isspace() else kind
+        if len(out) < 2 or out[-1] != kind or out[-2] != kind:
+            out.append(kind)
+    return "".join(out)
 
 
 def line_label(text: str) -> str:
@@ -114,14 +138,17 @@ def shape_row(text: str) -> list[float]:
 
 def features(texts: Sequence[str], cues: Sequence[Sequence[str]] | None = None):  # type: ignore[no-untyped-def]
     """Sparse matrix: hashed n-grams, the "Label:" words, the reader's markup cues (a plain-text
-    file has none), then the shape facts."""
+    file has none), then the shape facts, then the character-class n-grams."""
     from scipy.sparse import csr_matrix, hstack
 
-    chars, words, labels, markup = _vectorizers()
+    chars, words, labels, markup, classes = _vectorizers()
     shapes = csr_matrix(np.asarray([shape_row(t) for t in texts], dtype=np.float32))
     label_words = labels.transform([line_label(t) for t in texts])
     cue_words = markup.transform(list(cues) if cues is not None else [() for _ in texts])
-    return hstack([chars.transform(texts), words.transform(texts), label_words, cue_words, shapes]).tocsr()
+    kinds = classes.transform([character_classes(t) for t in texts])
+    return hstack(
+        [chars.transform(texts), words.transform(texts), label_words, cue_words, shapes, kinds]
+    ).tocsr()
 
 
 def context_rows(logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
@@ -213,7 +240,8 @@ def _build(data: dict) -> JunkModel | None:
             Logistic.from_dict(data["context"]),
             float(data["threshold"]),
         )
-        lines = CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + CUE_FEATURES + len(SHAPE_FEATURES)
+        lines = sum((CHAR_FEATURES, WORD_FEATURES, LABEL_FEATURES, CUE_FEATURES, CLASS_FEATURES))
+        lines += len(SHAPE_FEATURES)
         if model.lines.weights.size != lines or model.context.weights.size != len(CONTEXT_FEATURES):
             raise ValueError("feature counts differ from the code's (retrain: python -m bot train)")
         return model
