@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest.junk import drop_junk
+from bot.ingest.junk import character_classes, drop_junk
 from bot.ingest.readers import read_article
 
 COPIED_PAGE = "\n\n".join(
@@ -151,3 +151,17 @@ def test_page_furniture_of_every_kind_is_dropped(
 @pytest.mark.parametrize(("page", "line"), PROSE)
 def test_the_articles_own_prose_is_kept(bodies: dict[str, str], page: str, line: str) -> None:
     assert line in bodies[page].replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("line", "classes"),
+    [
+        ("9:46 p.m. ET", "0:00 a.a. AA"),
+        ("© 2031 Harbourlight Media.", "© 00 Aaa Aaa."),
+        ("01:12:09\tOpening", "00:00:00 Aaa"),
+    ],
+)
+def test_a_line_reads_as_its_character_classes_with_runs_cut_to_two(line: str, classes: str) -> None:
+    """Timestamps of any hour and names of any length share one shape: the model's input for
+    furniture whose words differ between sites."""
+    assert character_classes(line) == classes
