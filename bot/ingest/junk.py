@@ -4,7 +4,7 @@ Sign-in walls, player bars, captions and photo credits, bylines, share rows, com
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
 model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
 "Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), n-grams
-of each line's character classes ("00:00 Aa a", "© 0000 Aa": timestamps, chapter lists, dates and
+of each line's character classes ("00:00 Aa a", "© 00 Aa": timestamps, chapter lists, dates and
 copyright lines share a shape across sites while their words differ), the
 markup the reader saw around the paragraph (tags and class words such as `figcaption` or
 `dateline`, an `<em>` around a whole Markdown caption), and a few shape facts (length,
@@ -50,49 +50,35 @@ CONTEXT_FEATURES = (
     "inside_junk_run",
 )  # fmt: skip
 MISSING = -6.0
+LINE_FEATURES = (
+    CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + CUE_FEATURES + len(SHAPE_FEATURES) + CLASS_FEATURES
+)  # the width of `features`, in its column order
 
 
 @lru_cache(maxsize=1)
 def _vectorizers():  # type: ignore[no-untyped-def]
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    chars = HashingVectorizer(
-        analyzer="char_wb",
-        ngram_range=(2, 4),
-        n_features=CHAR_FEATURES,
-        alternate_sign=False,
-        norm="l2",
-        lowercase=True,
+    chars = _hashed(
+        analyzer="char_wb", ngram_range=(2, 4), n_features=CHAR_FEATURES, norm="l2", lowercase=True
     )
-    words = HashingVectorizer(
-        analyzer="word",
-        ngram_range=(1, 2),
-        n_features=WORD_FEATURES,
-        alternate_sign=False,
-        norm="l2",
-        lowercase=True,
+    words = _hashed(
+        analyzer="word", ngram_range=(1, 2), n_features=WORD_FEATURES, norm="l2", lowercase=True,
         token_pattern=r"(?u)\b\w+\b",
+    )  # fmt: skip
+    labels = _hashed(
+        analyzer="word", n_features=LABEL_FEATURES, norm=None, lowercase=True, token_pattern=r"(?u)\b\w+\b"
     )
-    labels = HashingVectorizer(
-        analyzer="word",
-        n_features=LABEL_FEATURES,
-        alternate_sign=False,
-        norm=None,
-        lowercase=True,
-        token_pattern=r"(?u)\b\w+\b",
-    )
-    cues = HashingVectorizer(
-        analyzer=_own_words, n_features=CUE_FEATURES, alternate_sign=False, norm=None, lowercase=False
-    )
-    classes = HashingVectorizer(
-        analyzer="char",
-        ngram_range=(3, 5),
-        n_features=CLASS_FEATURES,
-        alternate_sign=False,
-        norm="l2",
-        lowercase=False,
+    cues = _hashed(analyzer=_own_words, n_features=CUE_FEATURES, norm=None, lowercase=False)
+    classes = _hashed(
+        analyzer="char", ngram_range=(3, 5), n_features=CLASS_FEATURES, norm="l2", lowercase=False
     )
     return chars, words, labels, cues, classes
+
+
+def _hashed(**settings):  # type: ignore[no-untyped-def]
+    """A hashing vectorizer that only counts (no sign flips: the weights stay readable per column)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(alternate_sign=False, **settings)
 
 
 def _own_words(cues: Sequence[str]) -> list[str]:
@@ -240,9 +226,7 @@ def _build(data: dict) -> JunkModel | None:
             Logistic.from_dict(data["context"]),
             float(data["threshold"]),
         )
-        lines = sum((CHAR_FEATURES, WORD_FEATURES, LABEL_FEATURES, CUE_FEATURES, CLASS_FEATURES))
-        lines += len(SHAPE_FEATURES)
-        if model.lines.weights.size != lines or model.context.weights.size != len(CONTEXT_FEATURES):
+        if model.lines.weights.size != LINE_FEATURES or model.context.weights.size != len(CONTEXT_FEATURES):
             raise ValueError("feature counts differ from the code's (retrain: python -m bot train)")
         return model
     except (KeyError, TypeError, ValueError) as exc:
