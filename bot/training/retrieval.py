@@ -43,6 +43,7 @@ class Asked:
     text: str  # the scored turn
     candidates: Candidates
     positive: np.ndarray  # per candidate: covers a gold sentence
+    first_positive: np.ndarray  # the same against the first annotator's gold only (no `gold_added`)
     answerable: bool
     passage_ids: list[str]
     cautious: bool
@@ -104,6 +105,8 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
         passages = [retriever.index.passages[int(r)] for r in candidates.rows]
         gold = q.get("gold") or []
         positive = np.array([any(covers(p.text, g) for g in gold) for p in passages], dtype=bool)
+        first = [g for g in gold if g not in set(q.get("gold_added") or [])]
+        first_positive = np.array([any(covers(p.text, g) for g in first) for p in passages], dtype=bool)
         asked.append(
             Asked(
                 str(q["id"]),
@@ -111,6 +114,7 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
                 turns[-1],
                 candidates,
                 positive,
+                first_positive,
                 bool(gold),
                 [p.id for p in passages],
                 asks_about_ending(query.text) or bool(query.context and asks_about_ending(query.context)),
@@ -161,7 +165,7 @@ def score(
     material: Material,
 ) -> dict[str, Any]:
     """hit@1, MRR@5, abstention and leaks, each question scored by the model of its fold."""
-    hit1 = mrr = answerable = false_abstain = off = declined = leaks = 0
+    hit1 = mrr = first_hit1 = first_mrr = answerable = false_abstain = off = declined = leaks = 0
     probabilities, labels = [], []
     for a in asked:
         model = models[a.fold]
@@ -188,6 +192,10 @@ def score(
             if hits.size:
                 hit1 += hits[0] == 0
                 mrr += 1.0 / (hits[0] + 1)
+            first = np.flatnonzero(a.first_positive[order][:K])
+            if first.size:
+                first_hit1 += first[0] == 0
+                first_mrr += 1.0 / (first[0] + 1)
         if answered and flags is not None and not a.cautious:
             for position in order[:SHOWN]:
                 pid = a.passage_ids[int(position)]
@@ -197,6 +205,8 @@ def score(
     return {
         "hit1": round(hit1 / max(1, answerable), 3),
         "mrr": round(mrr / max(1, answerable), 3),
+        "hit1_first_gold": round(first_hit1 / max(1, answerable), 3),
+        "mrr_first_gold": round(first_mrr / max(1, answerable), 3),
         "abstain": round(declined / max(1, off), 3),
         "false_abstain": round(false_abstain / max(1, answerable), 3),
         "leaks": leaks,

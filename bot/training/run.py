@@ -129,6 +129,8 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
             "precision": round(precision, 3),
             "leaks": ranking.figures["leaks"],
             "speaker": speaker_figures["speaker"],
+            "hit1_first_gold": ranking.figures["hit1_first_gold"],
+            "mrr_first_gold": ranking.figures["mrr_first_gold"],
             **junk_figures,
             **show_figures,
             "speaker_rules": speaker_figures["speaker_rules"],
