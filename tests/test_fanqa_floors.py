@@ -12,8 +12,8 @@ import pytest
 from bot.ingest.junk import load_junk_model
 from bot.training import speakers as speaker_training
 from bot.training.dataset import FanQA
-from bot.training.junk import junk_lines
-from bot.training.material import Material, norm
+from bot.training.junk import junk_only_passages
+from bot.training.material import Material
 
 # Measured at the last training run (see the closing note of issue 11): 3 passages made only of
 # junk lines over all of fanqa, 1 of them on the locked test shows. A ceiling, not the goal (0).
@@ -38,33 +38,9 @@ def test_speakers_over_all_of_fanqa_stay_above_their_floor(fanqa: tuple[FanQA, M
     assert locked is not None and locked >= 0.75
 
 
-def junk_only_passages(data: FanQA, material: Material) -> list[tuple[str, str]]:
-    """Passages made mostly of labelled junk lines (the evaluator's rule: half their characters),
-    cut from a paragraph that is itself mostly junk: a body paragraph whose words a pull quote
-    repeats matches the pull quote's label, yet it is the article, not furniture.
-
-    Markdown labels are read as the reader prints them, so a bold commenter's name counts too
-    (the evaluator compares the raw label and would miss it).
-    """
-    found = []
-    for label in data.labels:
-        junk = junk_lines(label)
-        paragraphs = material.articles[label["file"]].paragraphs if junk else ()
-        for passage in material.passages_of.get(label["file"], []) if junk else []:
-            text = norm(passage.text)
-            whole = norm(paragraphs[passage.paragraph].text)
-            if mostly_junk(text, junk) and mostly_junk(whole, junk):
-                found.append((label["file"], passage.text[:90]))
-    return found
-
-
-def mostly_junk(text: str, junk: list[str]) -> bool:
-    return bool(text) and sum(len(line) for line in junk if line in text) >= 0.5 * len(text)
-
-
 def test_passages_made_only_of_junk_stay_under_their_ceiling(fanqa: tuple[FanQA, Material]) -> None:
     data, material = fanqa
-    found = junk_only_passages(data, material)
+    found = junk_only_passages(data.labels, material.articles, material.passages_of)
     assert len(found) <= MOST_JUNK_ONLY_PASSAGES, found
     labelled = sum(bool(label.get("junk")) for label in data.labels)
     assert labelled >= 100, "fanqa lost its junk labels: the ceiling would hold trivially"

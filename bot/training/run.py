@@ -68,7 +68,7 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
 
     # --- junk paragraphs: fitted on the raw articles, then every later model sees them cleaned
     junk_items = [i for i in junk.junk_articles(material) if i.fold != TEST]
-    junk_threshold, junk_figures = junk.cross_validate(junk_items)
+    junk_threshold, junk_figures = junk.cross_validate(junk_items, material)
     junk_model = junk.fit(junk_items, junk_threshold)
     log.info("junk: %s", junk_figures)
     material.clean_with(junk_model)
