@@ -47,8 +47,6 @@ MAX_QUESTION_CHARS = 500
 EMPTY_QUESTION = "Ask me something about the shows, e.g. “why did Jessica kill Kilgrave?”"
 TOO_LONG = f"That question is too long for me; please keep it under {MAX_QUESTION_CHARS} characters."
 
-FOLLOW_UP_WEIGHT = 0.35
-
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -383,7 +381,7 @@ class Engine:
             # A caller that lists what it already showed (Discord) needs no positional skip too.
             skip=0 if exclude else skip,
             context_vector=vectors.get("context"),
-            context_weight=FOLLOW_UP_WEIGHT if "context" in vectors else 0.0,
+            context_weight=retriever.settings.follow_up_weight if "context" in vectors else 0.0,
             focus_vector=vectors.get("focus"),
             exclude=exclude,
             prefer_speakers=prefer_speakers,
