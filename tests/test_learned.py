@@ -237,3 +237,48 @@ def test_every_html_article_of_fanqa_gets_its_title_and_outlet() -> None:
     for page in pages:
         meta = read_article(page, root).meta
         assert meta.title and meta.outlet, page.name
+
+
+def test_the_validator_keeps_pooled_gold_inside_gold_and_the_first_writers_gold(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(DEFAULT_ROOT, tmp_path / "fanqa")
+    path = tmp_path / "fanqa" / "questions.jsonl"
+    questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    pooled = [n for n, q in enumerate(questions) if q.get("gold_added")]
+    assert len(pooled) >= 100, "the pooled relevance judgments are gone from fanqa"
+    outside, everything = questions[pooled[0]], questions[pooled[1]]
+    outside["gold_added"] = [*outside["gold_added"], "A sentence that gold does not hold."]
+    everything["gold_added"] = list(everything["gold"])
+    path.write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    problems = validate(tmp_path / "fanqa")
+    assert any(outside["id"] in p and "gold lacks" in p for p in problems)
+    assert any(everything["id"] in p and "first writer's gold is gone" in p for p in problems)
+
+
+def test_pooled_and_first_writer_hit_at_one_are_scored_from_the_same_ranking() -> None:
+    """A question answered first by a pooled passage is a hit against the pooled gold only."""
+    from types import SimpleNamespace
+
+    from bot.search.rerank import Candidates
+    from bot.training.retrieval import Asked, score
+
+    class FirstRowFirst:
+        def order(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, float]:
+            count = candidates.rows.size
+            return np.arange(count), np.zeros(count, dtype=np.float32), 0.9
+
+    def asked(qid: str, positive: list[bool], first: list[bool]) -> Asked:
+        rows = np.arange(len(positive))
+        features = np.zeros((len(positive), len(RANK_FEATURES)), dtype=np.float32)
+        return Asked(
+            qid, "0", qid, Candidates(rows, features, {}), np.array(positive), np.array(first), True,
+            [f"a.txt#{n}" for n in rows], False,
+        )  # fmt: skip
+
+    pooled_first = asked("pooled", [True, True], [False, True])
+    writer_first = asked("writer", [True, False], [True, False])
+    material = SimpleNamespace(data=SimpleNamespace(labels=[]), passages_of={})
+    figures = score([pooled_first, writer_first], {"0": FirstRowFirst()}, 0.5, None, material)  # type: ignore[arg-type]
+    assert (figures["hit1"], figures["mrr"]) == (1.0, 1.0)
+    assert (figures["hit1_first_gold"], figures["mrr_first_gold"]) == (0.5, 0.75)

@@ -4,7 +4,7 @@ Sign-in walls, player bars, captions and photo credits, bylines, share rows, com
 rating boxes vary too much between sites for rules, so each paragraph is scored by a logistic
 model over hashed character and word n-grams, the words of a leading "Label:" ("Verdict:",
 "Photo:", "Related:"; a speaker's name is one too, and the model learns the difference), n-grams
-of each line's character classes ("00:00 Aa a", "© 00 Aa": timestamps, chapter lists, dates and
+of each line's character classes ("0:00 a.a. AA", "© 00 Aaa Aaa.": timestamps, chapter lists, dates and
 copyright lines share a shape across sites while their words differ), the
 markup the reader saw around the paragraph (tags and class words such as `figcaption` or
 `dateline`, an `<em>` around a whole Markdown caption), and a few shape facts (length,
@@ -75,7 +75,7 @@ def _vectorizers():  # type: ignore[no-untyped-def]
 
 
 def _hashed(**settings):  # type: ignore[no-untyped-def]
-    """A hashing vectorizer that only counts (no sign flips: the weights stay readable per column)."""
+    """A hashing vectorizer with non-negative columns (no sign flips: a weight reads as one n-gram's)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
     return HashingVectorizer(alternate_sign=False, **settings)

@@ -60,7 +60,8 @@ class SearchSettings:
     focus_weight: float = 0.4  # share of the show-name-free question in the dense score
     sentence_weight: float = 0.5  # share of the best sentence's cosine in a passage's dense score
     # share of the earlier turn's vector in a follow-up's query; out of fold by show, hit@1 0.532 /
-    # 0.541 / 0.545 / 0.538 at 0.2 / 0.35 / 0.5 / 0.65: flat past 0.35, so not worth a fitted value
+    # 0.541 / 0.545 / 0.538 at 0.2 / 0.35 / 0.5 / 0.65 (first writer's gold: 0.482 / 0.492 / 0.494 /
+    # 0.487): flat past 0.35, so not worth a fitted value
     follow_up_weight: float = 0.35
 
 

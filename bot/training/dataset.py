@@ -220,8 +220,11 @@ def validate(root: Path = DEFAULT_ROOT) -> list[str]:
             continue
         if (q.get("kind") == "offtopic") != (not gold):
             problems.append(f"{qid}: off-topic questions and only they have no gold")
-        if not set(q.get("gold_added") or []) <= set(gold):
+        added = set(q.get("gold_added") or [])
+        if not added <= set(gold):
             problems.append(f"{qid}: gold_added holds a sentence that gold lacks")
+        if gold and added >= set(gold):
+            problems.append(f"{qid}: every gold sentence is in gold_added (the first writer's gold is gone)")
         for sentence in gold + list(q.get("not_gold") or []):
             if not any(squash(sentence) in articles.get(f, "") for f in q.get("gold_files") or []):
                 problems.append(f"{qid}: gold sentence not in its gold_files: {sentence[:70]!r}")

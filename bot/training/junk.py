@@ -115,7 +115,7 @@ def junk_only_passages(
     found = []
     for label in labels:
         junk = junk_lines(label)
-        if not junk or label["file"] not in articles:
+        if not junk:
             continue
         paragraphs = articles[label["file"]].paragraphs
         for passage in passages_of.get(label["file"], []):
@@ -129,14 +129,13 @@ def _mostly_junk(text: str, junk: Sequence[str]) -> bool:
     return bool(text) and sum(len(line) for line in junk if line in text) >= 0.5 * len(text)
 
 
-def cross_validate(
-    items: Sequence[JunkArticle], material: Material | None = None
-) -> tuple[float, dict[str, float]]:
+def cross_validate(items: Sequence[JunkArticle], material: Material) -> tuple[float, dict[str, float]]:
     """The F1-best threshold on out-of-fold scores, and precision/recall there.
 
-    With `material`, also `junk_only_held_out`: passages made only of junk once each show's
-    articles are cleaned by the model of its fold (one that never saw the show) at that threshold
-    and cut with the format rules: what a page nobody labelled is likeliest to show a fan.
+    Also `junk_only_held_out`: passages mostly made of junk lines (`junk_only_passages`) once each
+    show's articles are cleaned by the model of its fold (one that never saw the show) and cut with
+    the format rules: what a page nobody labelled is likeliest to show a fan. The threshold is the
+    one picked on these same out-of-fold scores, so the count is slightly optimistic.
     """
     scores = []
     models = {}
@@ -165,13 +164,12 @@ def cross_validate(
         "junk_paragraphs": int(y.sum()),
         "junk_answers_dropped": int((answers & (p >= threshold)).sum()),
     }
-    if material is not None:
-        fold_of = {i.file: i.fold for i in items}
-        cleaned = {
-            file: replace(models[fold], threshold=threshold).clean(material.raw[file])
-            for file, fold in fold_of.items()
-        }
-        passages_of = {file: article_passages(a, None) for file, a in cleaned.items()}
-        labels = [label for label in material.data.labels if label["file"] in fold_of]
-        figures["junk_only_held_out"] = len(junk_only_passages(labels, cleaned, passages_of))
+    fold_of = {i.file: i.fold for i in items}
+    cleaned = {
+        file: replace(models[fold], threshold=threshold).clean(material.raw[file])
+        for file, fold in fold_of.items()
+    }
+    passages_of = {file: article_passages(a, None) for file, a in cleaned.items()}
+    labels = [label for label in material.data.labels if label["file"] in fold_of]
+    figures["junk_only_held_out"] = len(junk_only_passages(labels, cleaned, passages_of))
     return threshold, figures

@@ -105,7 +105,8 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
         passages = [retriever.index.passages[int(r)] for r in candidates.rows]
         gold = q.get("gold") or []
         positive = np.array([any(covers(p.text, g) for g in gold) for p in passages], dtype=bool)
-        first = [g for g in gold if g not in set(q.get("gold_added") or [])]
+        added = set(q.get("gold_added") or [])
+        first = [g for g in gold if g not in added]
         first_positive = np.array([any(covers(p.text, g) for g in first) for p in passages], dtype=bool)
         asked.append(
             Asked(
