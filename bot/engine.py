@@ -381,7 +381,6 @@ class Engine:
             # A caller that lists what it already showed (Discord) needs no positional skip too.
             skip=0 if exclude else skip,
             context_vector=vectors.get("context"),
-            context_weight=retriever.settings.follow_up_weight if "context" in vectors else 0.0,
             focus_vector=vectors.get("focus"),
             exclude=exclude,
             prefer_speakers=prefer_speakers,

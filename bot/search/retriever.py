@@ -140,7 +140,6 @@ class Retriever:
         query_vector: np.ndarray,
         *,
         context_vector: np.ndarray | None = None,
-        context_weight: float = 0.0,
         focus_vector: np.ndarray | None = None,
     ) -> np.ndarray:
         """The one vector whose cosines are the dense scores (they are a weighted sum of cosines)."""
@@ -148,8 +147,9 @@ class Retriever:
         if focus_vector is not None:
             weight = self.settings.focus_weight
             vector = (1 - weight) * vector + weight * np.asarray(focus_vector, dtype=np.float32)
-        if context_vector is not None and context_weight > 0:
-            vector = (1 - context_weight) * vector + context_weight * np.asarray(context_vector, np.float32)
+        if context_vector is not None:
+            weight = self.settings.follow_up_weight
+            vector = (1 - weight) * vector + weight * np.asarray(context_vector, dtype=np.float32)
         return vector.astype(np.float32)
 
     def _scored(
@@ -158,7 +158,6 @@ class Retriever:
         query_text: str,
         *,
         context_vector: np.ndarray | None = None,
-        context_weight: float = 0.0,
         prefer_speakers: bool = False,
         focus_vector: np.ndarray | None = None,
         shortlist: int = SHORTLIST,
@@ -169,7 +168,6 @@ class Retriever:
             query_vector,
             query_text,
             context_vector=context_vector,
-            context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
             shortlist=shortlist,
@@ -182,7 +180,6 @@ class Retriever:
         query_text: str,
         *,
         context_vector: np.ndarray | None,
-        context_weight: float,
         prefer_speakers: bool,
         focus_vector: np.ndarray | None,
         shortlist: int,
@@ -192,7 +189,6 @@ class Retriever:
         vector = self.query_vector(
             query_vector,
             context_vector=context_vector,
-            context_weight=context_weight,
             focus_vector=focus_vector,
         )
         scanned = self._dense.scores(vector)
@@ -231,7 +227,6 @@ class Retriever:
         query_text: str,
         *,
         context_vector: np.ndarray | None = None,
-        context_weight: float = 0.0,
         prefer_speakers: bool = False,
         focus_vector: np.ndarray | None = None,
         count: int = CANDIDATE_COUNT,
@@ -243,7 +238,6 @@ class Retriever:
             query_vector,
             query_text,
             context_vector=context_vector,
-            context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
             shortlist=max(SHORTLIST, count + len(exclude) + 56),
@@ -251,7 +245,7 @@ class Retriever:
         rows, final, dense, best = parts.rows, parts.final, parts.dense, parts.best
         specific, unknown = self.specific_words(query_text)
         words = len(tokens(query_text))
-        follow_up = float(context_vector is not None and context_weight > 0)
+        follow_up = float(context_vector is not None)
         if not rows.size:
             empty = np.zeros((0, len(RANK_FEATURES)), dtype=np.float32)
             query = {
@@ -386,7 +380,6 @@ class Retriever:
         query_text: str,
         *,
         context_vector: np.ndarray | None = None,
-        context_weight: float = 0.0,
         prefer_speakers: bool = False,
         focus_vector: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -397,7 +390,6 @@ class Retriever:
             query_vector,
             query_text,
             context_vector=context_vector,
-            context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
         )
@@ -406,7 +398,6 @@ class Retriever:
         vector = self.query_vector(
             query_vector,
             context_vector=context_vector,
-            context_weight=context_weight,
             focus_vector=focus_vector,
         )
         full_dense = self._dense.scores(vector)
@@ -421,7 +412,6 @@ class Retriever:
         k: int = 5,
         skip: int = 0,
         context_vector: np.ndarray | None = None,
-        context_weight: float = 0.0,
         exclude: Sequence[str] = (),
         prefer_speakers: bool | None = None,
         focus_vector: np.ndarray | None = None,
@@ -438,7 +428,6 @@ class Retriever:
                 k=k,
                 skip=skip,
                 context_vector=context_vector,
-                context_weight=context_weight,
                 exclude=exclude,
                 prefer_speakers=prefer_speakers,
                 focus_vector=focus_vector,
@@ -449,12 +438,11 @@ class Retriever:
             query_vector,
             query_text,
             context_vector=context_vector,
-            context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
             shortlist=max(SHORTLIST, wanted + 56),
         )
-        follow_up = context_vector is not None and context_weight > 0
+        follow_up = context_vector is not None
         if not self.is_on_topic(np.array([best], dtype=np.float32), query_text, follow_up=follow_up):
             return []
         chosen: list[int] = []
@@ -479,7 +467,6 @@ class Retriever:
         k: int,
         skip: int,
         context_vector: np.ndarray | None,
-        context_weight: float,
         exclude: Sequence[str],
         prefer_speakers: bool,
         focus_vector: np.ndarray | None,
@@ -491,7 +478,6 @@ class Retriever:
             query_vector,
             query_text,
             context_vector=context_vector,
-            context_weight=context_weight,
             prefer_speakers=prefer_speakers,
             focus_vector=focus_vector,
             exclude=exclude,

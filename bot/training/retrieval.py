@@ -98,7 +98,6 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
             vec["question"],
             expanded,
             context_vector=vec.get("context"),
-            context_weight=retriever.settings.follow_up_weight if "context" in vec else 0.0,
             focus_vector=vec.get("focus"),
             prefer_speakers=prefer,
         )
