@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -518,6 +518,7 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
         if figures is None:
             print("error: no learned artifact is shipped; run python -m bot train", file=sys.stderr)
             return 1
+        _print_other_figures(figures, FIGURE_KEYS)
         print(json.dumps({k: figures.get(k) for k in FIGURE_KEYS}))
         return 0
     try:
@@ -528,8 +529,17 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
     if "test" in result:
         print("locked test shows: " + json.dumps(result["test"]), file=sys.stderr)
     print(f"trained in {result['seconds']}s; cross-validated by show over 5 folds:", file=sys.stderr)
+    _print_other_figures(result["cv"], FIGURE_KEYS)
     print(json.dumps({k: result["cv"].get(k) for k in FIGURE_KEYS}))
     return 0
+
+
+def _print_other_figures(figures: dict, shown: Sequence[str]) -> None:
+    """The figures beside the issue's JSON line (junk, shows, hit@1 on the first writer's gold),
+    one per line on stderr, so a stored artifact's report hides none of what training measured."""
+    for key, value in figures.items():
+        if key not in shown:
+            print(f"  {key}: {value}", file=sys.stderr)
 
 
 def cmd_add(args: argparse.Namespace, config: Config) -> int:
