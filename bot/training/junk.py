@@ -66,11 +66,7 @@ def junk_lines(label: dict) -> list[str]:
 
 
 def _is_junk(text: str, lines: Sequence[str]) -> bool:
-    if not text:
-        return True
-    if any(text in line for line in lines):
-        return True
-    return sum(len(line) for line in lines if line in text) >= 0.5 * len(text)
+    return not text or any(text in line for line in lines) or _mostly_junk(text, lines)
 
 
 def _holds(text: str, sentences: Sequence[str]) -> bool:

@@ -103,10 +103,12 @@ def ask_all(material: Material, engine, questions: Sequence[dict], cache) -> lis
         )
         passages = [retriever.index.passages[int(r)] for r in candidates.rows]
         gold = q.get("gold") or []
-        positive = np.array([any(covers(p.text, g) for g in gold) for p in passages], dtype=bool)
+        # which gold sentence each candidate covers, once: both labels are read from it
+        covered = np.array([[covers(p.text, g) for g in gold] for p in passages], dtype=bool)
+        covered = covered.reshape(len(passages), len(gold))
         added = set(q.get("gold_added") or [])
-        first = [g for g in gold if g not in added]
-        first_positive = np.array([any(covers(p.text, g) for g in first) for p in passages], dtype=bool)
+        positive = covered.any(axis=1)
+        first_positive = covered[:, [g not in added for g in gold]].any(axis=1)
         asked.append(
             Asked(
                 str(q["id"]),
@@ -187,15 +189,10 @@ def score(
         else:
             answerable += 1
             false_abstain += not answered
-            ranked = a.positive[order][:K]
-            hits = np.flatnonzero(ranked)
-            if hits.size:
-                hit1 += hits[0] == 0
-                mrr += 1.0 / (hits[0] + 1)
-            first = np.flatnonzero(a.first_positive[order][:K])
-            if first.size:
-                first_hit1 += first[0] == 0
-                first_mrr += 1.0 / (first[0] + 1)
+            hit, reciprocal = _hit_and_reciprocal_rank(a.positive[order])
+            hit1, mrr = hit1 + hit, mrr + reciprocal
+            hit, reciprocal = _hit_and_reciprocal_rank(a.first_positive[order])
+            first_hit1, first_mrr = first_hit1 + hit, first_mrr + reciprocal
         if answered and flags is not None and not a.cautious:
             for position in order[:SHOWN]:
                 pid = a.passage_ids[int(position)]
@@ -213,6 +210,12 @@ def score(
         "threshold": threshold,
         "questions": len(asked),
     }
+
+
+def _hit_and_reciprocal_rank(ranked_positive: np.ndarray) -> tuple[int, float]:
+    """(the first quote answers, 1 / rank of the first that does within the top K)."""
+    hits = np.flatnonzero(ranked_positive[:K])
+    return (int(hits[0] == 0), float(1.0 / (hits[0] + 1))) if hits.size else (0, 0.0)
 
 
 def _finale_passages(material: Material) -> dict[str, list[int]]:
