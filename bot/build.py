@@ -252,8 +252,9 @@ def build_index(
                 previous = store.load(verify=False)
             except IndexProblem:
                 previous = None
-        if previous is not None and previous.variant != (store.variant or "fp32"):
-            previous = None  # vectors of another model variant: nothing to reuse
+        built_with = (previous.manifest.get("embedder") or {}) if previous is not None else {}
+        if built_with.get("recipe") != embedder.recipe:
+            previous = None  # vectors of another variant, or fed another way: nothing to reuse
         texts = [embedding_text(p) for p in corpus.passages]
         keys = [_key16(t) for t in texts]
         cache: dict[bytes, int] = {}
@@ -305,7 +306,11 @@ def build_index(
                 "spoiler_fingerprint": _spoiler_fingerprint(facts, embedder.variant),
                 "files": corpus.files,
                 "nicknames": facts.alias_map(),
-                "embedder": {"backend": embedder.backend, "variant": embedder.variant},
+                "embedder": {
+                    "backend": embedder.backend,
+                    "variant": embedder.variant,
+                    "recipe": embedder.recipe,
+                },
             },
             attach=attach,
         )

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bot.onnx_model import ENCODE_VERSION
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -88,6 +90,11 @@ class Embedder:
     def variant(self) -> str:
         """Which vectors this embedder makes: "fp32" (torch, ONNX fp32) or "int8"."""
         return VARIANTS[self.backend]
+
+    @property
+    def recipe(self) -> str:
+        """The variant plus how texts are fed to it: vectors are reused only under the same recipe."""
+        return f"{self.variant}-e{ENCODE_VERSION}"
 
     def _load_onnx(self) -> OnnxEncoder | None:
         """The ONNX encoder, exporting it on first use; on failure switch to torch for good."""

@@ -29,6 +29,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1  # bump when the export recipe changes, so caches are rebuilt
+ENCODE_VERSION = 2  # bump when the way texts are fed changes the vectors (2: int8 one text per run)
 MAX_TOKENS = 256
 BATCH = 64
 _SOURCE_FILES = ("model.safetensors", "config.json", "tokenizer.json")
@@ -153,13 +154,22 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         path = folder / ("model-int8.onnx" if int8 else "model.onnx")
+        self._int8 = int8
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
-        """Unit vectors, one row per text, in input order (batches are cut by length to pad less)."""
+        """Unit vectors, one row per text, in input order (batches are cut by length to pad less).
+
+        The int8 model runs one text at a time: dynamic quantisation scales the activations over the
+        whole input tensor, padding included, so in a batch a text's vector depended on its
+        batchmates (cosine down to 0.98 against the same text alone). Alone, a vector is a function
+        of its text, as a question's always was, and on CPU it is faster too (nothing is padded).
+        """
         out = np.zeros((len(texts), 384), dtype=np.float32)
         stripped = [str(t).strip() for t in texts]
         order = sorted(range(len(texts)), key=lambda i: len(stripped[i]))
+        if self._int8:
+            batch_size = 1
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             encodings = self._tokenizer.encode_batch([stripped[i] for i in rows])

@@ -210,6 +210,15 @@ def test_onnx_backends_agree_with_torch(embedder: Embedder) -> None:
     np.testing.assert_allclose(np.linalg.norm(int8.embed(texts), axis=1), 1.0, atol=1e-5)
 
 
+def test_int8_vector_of_a_text_does_not_depend_on_its_batchmates() -> None:
+    """Dynamic int8 quantisation scales over the whole input, so batched texts used to move each other."""
+    int8 = Embedder(backend="onnx-int8")
+    text = "Kilgrave dies in the season one finale."
+    alone = int8.embed([text])[0]
+    crowded = int8.embed(["Who plays Jessica Jones?", text, "purple " * 200, "Luke Cage " * 60])[1]
+    np.testing.assert_array_equal(alone, crowded)
+
+
 def test_failed_onnx_export_falls_back_to_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.onnx_model
 
@@ -269,6 +278,19 @@ def test_changing_one_article_reembeds_only_its_sentences(engine: Engine, tmp_pa
     assert 0 < second.embedded <= 3 and second.reused >= first.passages - 1
     cache = json.loads((engine.snapshot.index.path / "manifest.json").read_text())  # type: ignore[union-attr]
     assert cache["embedder"]["variant"] == engine.embedder.variant
+
+
+def test_vectors_of_another_recipe_are_embedded_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index whose vectors were fed to the model another way is re-embedded whole, once."""
+    monkeypatch.setattr(Embedder, "recipe", property(lambda self: f"{self.variant}-e0"))
+    changed = engine.reindex_sync()
+    assert changed.reused == 0 and changed.embedded == changed.passages > 0
+    again = engine.reindex_sync()
+    assert again.embedded == 0 and again.reused == changed.passages
+    manifest = json.loads((engine.snapshot.index.path / "manifest.json").read_text())  # type: ignore[union-attr]
+    assert manifest["embedder"]["recipe"] == f"{engine.embedder.variant}-e0"
 
 
 def test_reindex_runs_the_spoiler_detector_only_on_changed_articles(

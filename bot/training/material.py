@@ -91,11 +91,15 @@ class Material:
 
 
 class VectorCache:
-    """MiniLM vectors by text hash, kept on disk between training runs (float16, like the index)."""
+    """MiniLM vectors by text hash, kept on disk between training runs (float16, like the index).
 
-    def __init__(self, embed, variant: str, folder: Path = CACHE_DIR) -> None:  # type: ignore[no-untyped-def]
+    The file is named by the embedder's recipe, and a vector depends on its text alone (see
+    `OnnxEncoder.encode`), so a cold cache and a warm one give the same artifact.
+    """
+
+    def __init__(self, embed, recipe: str, folder: Path = CACHE_DIR) -> None:  # type: ignore[no-untyped-def]
         self._embed = embed
-        self._path = folder / f"vectors-{variant}.npz"
+        self._path = folder / f"vectors-{recipe}.npz"
         self._vectors: dict[bytes, np.ndarray] = {}
         if self._path.is_file():
             try:

@@ -93,7 +93,7 @@ def train(*, write: bool = True, final_test: bool = False, root: Path = DEFAULT_
     # the index built below to measure retrieval reads articles with these, not the shipped ones
     with standing_in(fitted), ExitStack() as later:
         embedder = Embedder()
-        cache = VectorCache(embedder.embed, embedder.variant)
+        cache = VectorCache(embedder.embed, embedder.recipe)
 
         # --- spoilers: sentence, context and headline models
         items = spoilers.labelled_articles(material)
