@@ -6,7 +6,9 @@ moments"), the podcast or the outlet ("Outer Rim Radio: The Mandalorian finale")
 phrase of the title (joiners such as "of" and "the" allowed: "House of the Dragon") is a
 candidate, described by how the title and the body use it (how often the body repeats it, whether
 "season" or "finale" follows it, whether it speaks like a person, whether it leads the title...),
-and a logistic model fitted by `python -m bot train` on the shows of datasets/fanqa picks one.
+and a choice model fitted by `python -m bot train` on the shows of datasets/fanqa picks one of
+them or none (one softmax over the candidates and "none", so a candidate is judged against the
+others the title offers, not alone).
 Without weights no show is guessed: a wrong show would scope answers to the wrong show.
 """
 
@@ -154,10 +156,12 @@ class ShowModel:
     threshold: float
 
     def best(self, rows: np.ndarray) -> tuple[int, float]:
-        """The likeliest candidate's row and its probability (rows must not be empty)."""
-        scores = self.scorer.probabilities(rows)
-        top = int(np.argmax(scores))
-        return top, float(scores[top])
+        """The likeliest candidate's row and its probability against the others and "none" (rows
+        must not be empty)."""
+        logits = self.scorer.logits(rows)
+        top = int(np.argmax(logits))
+        shift = max(float(logits[top]), 0.0)
+        return top, float(np.exp(logits[top] - shift) / (np.exp(-shift) + np.exp(logits - shift).sum()))
 
     def choose(self, names: Sequence[str], rows: np.ndarray) -> str | None:
         if not names:

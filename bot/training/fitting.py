@@ -1,4 +1,4 @@
-"""The two model kinds training fits, each copied out into the artifact's plain form (`bot.learned`).
+"""The model kinds training fits, each copied out into the artifact's plain form (`bot.learned`).
 
 Logistic models where a weighted sum is enough; boosted trees where inputs interact (a weak best
 match means something else for a one-word question). Both deterministic for the same data.
@@ -54,6 +54,43 @@ def fit_pairwise_logistic(
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=5000)
     model.fit(np.concatenate([d, -d]), np.concatenate([np.ones(len(d)), np.zeros(len(d))]))
     return Logistic(model.coef_[0].astype(np.float32), 0.0, mean.astype(np.float32), scale.astype(np.float32))
+
+
+def fit_choice_logistic(groups: Sequence[np.ndarray], positives: Sequence[np.ndarray], c: float) -> Logistic:
+    """A one-of-these-or-none choice (conditional logit): each group's rows and a "none" option
+    share one softmax, P(row) = exp(logit) / (1 + sum of the group's exp(logits)), fitted by
+    maximum likelihood with an L2 penalty (lbfgs from zeros: deterministic). A group with
+    several positive rows is right when any of them is chosen; one without, when none is."""
+    from scipy.optimize import minimize
+
+    x = np.concatenate(groups).astype(np.float64)
+    mean, scale = _standardiser(x)
+    standard = [(rows - mean) / scale for rows in groups]
+    width = x.shape[1]
+
+    def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        weights, bias = theta[:width], theta[width]
+        loss = 0.5 * float(weights @ weights) / c
+        gradient = np.append(weights / c, 0.0)
+        for z, positive in zip(standard, positives, strict=True):
+            logits = np.append(z @ weights + bias, 0.0)  # the last entry is "none"
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            target = np.append(positive, not positive.any()).astype(np.float64)
+            chosen = float(p @ target)
+            loss -= np.log(max(chosen, 1e-300))
+            residual = (p - target * p / chosen)[:-1]  # d loss / d logit of each real row
+            gradient[:width] += residual @ z
+            gradient[width] += residual.sum()
+        return loss, gradient
+
+    result = minimize(loss_and_gradient, np.zeros(width + 1), jac=True, method="L-BFGS-B")
+    return Logistic(
+        result.x[:width].astype(np.float32),
+        float(result.x[width]),
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+    )
 
 
 def fit_trees(x: np.ndarray, y: np.ndarray, settings: dict[str, Any]) -> TreeEnsemble:

@@ -16,7 +16,7 @@ import numpy as np
 
 from bot.ingest.topic import ShowModel, article_candidates
 from bot.training.dataset import TEST
-from bot.training.fitting import fit_logistic
+from bot.training.fitting import fit_choice_logistic
 from bot.training.material import Material
 
 SHOW_C = 1.0
@@ -51,9 +51,8 @@ def show_articles(material: Material) -> list[ShowArticle]:
 
 def fit(items: Sequence[ShowArticle], threshold: float = 0.5) -> ShowModel:
     usable = [i for i in items if len(i.names)]
-    x = np.concatenate([i.rows for i in usable])
-    y = np.concatenate([i.positive for i in usable])
-    return ShowModel(fit_logistic(x, y, SHOW_C), threshold)
+    scorer = fit_choice_logistic([i.rows for i in usable], [i.positive for i in usable], SHOW_C)
+    return ShowModel(scorer, threshold)
 
 
 def correct(model: ShowModel, item: ShowArticle) -> bool:
