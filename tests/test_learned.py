@@ -52,7 +52,7 @@ def test_no_show_sits_in_two_folds_and_a_fifth_is_locked() -> None:
     for lab in data.labels:
         assert len({data.folds[s] for s in [lab["show"], *lab["shows"]]}) == 1, lab["file"]
     share = sum(f == "test" for f in data.folds.values()) / len(data.folds)
-    assert 0.15 <= share <= 0.25
+    assert 0.125 <= share <= 0.25  # see validate: later batches add development shows only
 
 
 def test_the_validator_catches_a_label_that_is_not_in_the_text(tmp_path: Path) -> None:
@@ -140,9 +140,10 @@ def test_stored_cross_validated_figures_stay_above_floors() -> None:
     assert figures["false_abstain"] <= 0.05
     assert figures["speaker"] >= 0.75
     assert figures["junk_recall"] >= 0.85
-    # passages made only of junk on shows the junk model never saw: 60 when this was written (a
-    # ceiling, not the goal of 0); a retrain that lets more through fails here
-    assert figures["junk_only_held_out"] <= 60
+    # passages made only of junk on shows the junk model never saw: 64 when this was written (27 on
+    # the articles before batch b33-b37, which were 60 before it; 37 on that batch's own pages): a
+    # ceiling, not the goal of 0; a retrain that lets more through fails here
+    assert figures["junk_only_held_out"] <= 64
     assert figures["hit1_first_gold"] >= 0.45
 
 
