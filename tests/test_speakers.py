@@ -316,6 +316,20 @@ def test_the_articles_show_is_no_speaker_and_initialisms_keep_their_capitals() -
     assert book.resolve("CHARLIE COX") == "Charlie Cox"
 
 
+def test_a_guessed_show_that_opens_turns_is_the_guest_and_stays_a_speaker() -> None:
+    """A title guess can name the guest as the show; shows do not talk, so her turns keep her."""
+    meta = ArticleMeta(
+        file="x.md", title="The Night Desk, Ep. 4: Mara Voss on the docks", shows=("Mara Voss",)
+    )
+    paragraphs = [
+        "Mara Voss: I grew up two streets from the docks, and the show is that street.",
+        "Pell Arden: And the ending?",
+        "Mara Voss: I wrote it before I wrote the pilot.",
+    ]
+    got = [a.speaker for a in attribute(paragraphs, meta)]
+    assert got[0] == got[2] == "Mara Voss"
+
+
 def test_a_name_of_two_everyday_words_is_still_a_name() -> None:
     got = speakers(
         "Mark Strong plays the keeper, a strong part that leaves a mark on the season.",

@@ -25,6 +25,7 @@ an introduction, a name that may be a place) is then chosen by the learned model
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -167,8 +168,13 @@ class NameBook:
         found = list(dict.fromkeys([*self.in_title, *(n for t in texts for n in self.people_in(t))]))
         self.full: list[str] = list(dict.fromkeys(self._without_opener(name, found) for name in found))
         self.meta = meta
-        # the article's shows, folded and without a leading "the" ("Quiet Orbit" in a title)
-        self.shows = {show.casefold().removeprefix("the ") for show in meta.shows}
+        # the article's shows, folded and without a leading "the" ("Quiet Orbit" in a title), less
+        # any name that opens two turns or more ("Ines Calder: ..."): shows do not talk, so a show
+        # guessed from the title that does is the guest, and must stay a speaker (one "Show: ..."
+        # line is a label)
+        openers = Counter(m.group("name").casefold() for m in map(_PREFIX.match, texts) if m)
+        talking = {name for name, turns in openers.items() if turns >= 2}
+        self.shows = {show.casefold().removeprefix("the ") for show in meta.shows} - talking
         # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
         self.capitalised = {
             w.casefold()

@@ -5,7 +5,8 @@ other names: the interviewee ("Tamsin Vale on the Saltmarsh finale"), a characte
 moments"), the podcast or the outlet ("Outer Rim Radio: The Mandalorian finale"). Every title-case
 phrase of the title (joiners such as "of" and "the" allowed: "House of the Dragon") is a
 candidate, described by how the title and the body use it (how often the body repeats it, whether
-"season" or "finale" follows it, whether it speaks like a person, whether it leads the title...),
+"season" or "finale" follows it, whether it speaks like a person, whether it leads the title,
+whether a podcast's "Ep. 12" follows it...),
 and a choice model fitted by `python -m bot train` on the shows of datasets/fanqa picks one of
 them or none (one softmax over the candidates and "none", so a candidate is judged against the
 others the title offers, not alone).
@@ -48,7 +49,7 @@ SPEAKS = frozenset(
 FEATURES = (
     "body_count", "body_share", "followed_by_marker", "leads_title", "after_on", "words", "possessive",
     "in_slug", "in_opening", "marker_in_body", "speaks", "prefix", "explained_by_longer", "explains_shorter",
-    "starts_with_the", "single_word", "title_position",
+    "starts_with_the", "single_word", "title_position", "before_episode_number",
 )  # fmt: skip
 
 
@@ -121,6 +122,7 @@ def candidate_rows(title: str, body: Sequence[str], slug: str = "") -> tuple[lis
                 float(words[0] == "The"),
                 float(len(words) == 1),
                 (at / max(1, len(title))) if at >= 0 else 1.0,
+                float(bool(after) and (after[0] == "ep" or after[0].startswith("#"))),  # a podcast's
             ]
         )
     return names, np.asarray(rows, dtype=np.float32).reshape(len(names), len(FEATURES))
