@@ -253,19 +253,20 @@ def build_index(
             except IndexProblem:
                 previous = None
         built_with = (previous.manifest.get("embedder") or {}) if previous is not None else {}
-        if built_with.get("recipe") != embedder.recipe:
-            previous = None  # vectors of another variant, or fed another way: nothing to reuse
+        # vectors of another variant, or fed to the model another way, are not reused (nor the
+        # spoiler flags made from them); the previous version still says which files changed
+        reusable = previous if built_with.get("recipe") == embedder.recipe else None
         texts = [embedding_text(p) for p in corpus.passages]
         keys = [_key16(t) for t in texts]
         cache: dict[bytes, int] = {}
-        if previous is not None:
-            cache = {key: row for row, key in enumerate(_passage_keys(previous))}
+        if reusable is not None:
+            cache = {key: row for row, key in enumerate(_passage_keys(reusable))}
         vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
         todo: list[int] = []
         for row, key in enumerate(keys):
             hit = cache.get(key)
-            if hit is not None and previous is not None:
-                vectors[row] = previous.vectors[hit]
+            if hit is not None and reusable is not None:
+                vectors[row] = reusable.vectors[hit]
             else:
                 todo.append(row)
         todo.sort(key=lambda r: len(texts[r]))
@@ -276,10 +277,10 @@ def build_index(
             vectors[rows] = embedder.embed([texts[r] for r in rows])
             notify("embedding", min(start + EMBED_BATCH, len(todo)), len(todo))
         notify("spoilers", 0, 1)
-        sentences = SentenceCache(embedder, previous)
+        sentences = SentenceCache(embedder, reusable)
         metas = {a.meta.file: a.meta for a in corpus.articles}
         try:
-            passages, metas = _detect_changed(corpus, previous, sentences, facts, embedder.variant)
+            passages, metas = _detect_changed(corpus, reusable, sentences, facts, embedder.variant)
         except Exception as exc:  # detection must never cost the admin the whole reindex
             log.exception("spoiler detection failed; every passage will be tagged")
             report.problems.append(f"spoiler detection failed ({exc}); every passage is tagged until fixed")

@@ -287,6 +287,7 @@ def test_vectors_of_another_recipe_are_embedded_again(
     monkeypatch.setattr(Embedder, "recipe", property(lambda self: f"{self.variant}-e0"))
     changed = engine.reindex_sync()
     assert changed.reused == 0 and changed.embedded == changed.passages > 0
+    assert changed.added == changed.removed == []  # the files did not change, only the vectors
     again = engine.reindex_sync()
     assert again.embedded == 0 and again.reused == changed.passages
     manifest = json.loads((engine.snapshot.index.path / "manifest.json").read_text())  # type: ignore[union-attr]
