@@ -328,6 +328,10 @@ def test_a_guessed_show_that_opens_turns_is_the_guest_and_stays_a_speaker() -> N
     ]
     got = [a.speaker for a in attribute(paragraphs, meta)]
     assert got[0] == got[2] == "Mara Voss"
+    # the show's own name opening lines, with nobody else talking, is still never a speaker
+    show = ArticleMeta(file="y.md", title="Severance explained", shows=("Severance",))
+    labels = ["Severance: the finale, explained in full.", "Severance: what season three needs."]
+    assert [a.speaker for a in attribute(labels, show)] == [None, None]
 
 
 def test_a_name_of_two_everyday_words_is_still_a_name() -> None:

@@ -158,6 +158,19 @@ def _clean_name(name: str) -> str:
     return " ".join(_title(w) if shouting else w for w in words)
 
 
+def _talking(texts: Sequence[str]) -> set[str]:
+    """Folded names (a leading "the" dropped) that open two "Name:" turns or more, where at least
+    one other name opens a turn as well."""
+    openers = Counter(
+        m.group("name").casefold().removeprefix("the ")
+        for m in map(_PREFIX.match, texts)
+        if m and m.group("sep") != "|"
+    )
+    if len(openers) < 2:
+        return set()
+    return {name for name, turns in openers.items() if turns >= 2}
+
+
 class NameBook:
     """The full names an article uses, to resolve short and capitalised forms."""
 
@@ -169,12 +182,11 @@ class NameBook:
         self.full: list[str] = list(dict.fromkeys(self._without_opener(name, found) for name in found))
         self.meta = meta
         # the article's shows, folded and without a leading "the" ("Quiet Orbit" in a title), less
-        # any name that opens two turns or more ("Ines Calder: ..."): shows do not talk, so a show
-        # guessed from the title that does is the guest, and must stay a speaker (one "Show: ..."
-        # line is a label)
-        openers = Counter(m.group("name").casefold() for m in map(_PREFIX.match, texts) if m)
-        talking = {name for name, turns in openers.items() if turns >= 2}
-        self.shows = {show.casefold().removeprefix("the ") for show in meta.shows} - talking
+        # a name that opens two "Name:" turns or more in a conversation (someone else opens turns
+        # too): shows do not talk, so a show guessed from the title that does is the guest and
+        # must stay a speaker, while "Show: ..." lines with nobody else talking stay labels
+        shows = {show.casefold().removeprefix("the ") for show in meta.shows}
+        self.shows = shows - _talking(texts)
         # capitalised words in mid-sentence (after a lower-case word or a comma): names, not openers
         self.capitalised = {
             w.casefold()

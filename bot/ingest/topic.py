@@ -122,10 +122,16 @@ def candidate_rows(title: str, body: Sequence[str], slug: str = "") -> tuple[lis
                 float(words[0] == "The"),
                 float(len(words) == 1),
                 (at / max(1, len(title))) if at >= 0 else 1.0,
-                float(bool(after) and (after[0] == "ep" or after[0].startswith("#"))),  # a podcast's
+                float(bool(after) and _episode_number(after[0])),
             ]
         )
     return names, np.asarray(rows, dtype=np.float32).reshape(len(names), len(FEATURES))
+
+
+def _episode_number(word: str) -> bool:
+    """A podcast's episode mark after its name: "Ep. 12" (stripped to "ep"), "Ep.12", "#12"."""
+    rest = word.removeprefix("ep").lstrip(".") if word.startswith("ep") else word.removeprefix("#")
+    return word == "ep" or (rest != word and rest.isdigit())
 
 
 def _within(short: str, long: str) -> bool:

@@ -1,11 +1,13 @@
 """The model kinds training fits, each copied out into the artifact's plain form (`bot.learned`).
 
-Logistic models where a weighted sum is enough; boosted trees where inputs interact (a weak best
-match means something else for a one-word question). Both deterministic for the same data.
+Logistic models where a weighted sum is enough (plain, pairwise for a ranker, or a choice of one
+row of a group or none); boosted trees where inputs interact (a weak best match means something
+else for a one-word question). All deterministic for the same data.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +15,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bot.learned import Logistic, TreeEnsemble
+
+log = logging.getLogger(__name__)
 
 
 def _standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +66,7 @@ def fit_choice_logistic(groups: Sequence[np.ndarray], positives: Sequence[np.nda
     maximum likelihood with an L2 penalty (lbfgs from zeros: deterministic). A group with
     several positive rows is right when any of them is chosen; one without, when none is."""
     from scipy.optimize import minimize
+    from scipy.special import logsumexp
 
     x = np.concatenate(groups).astype(np.float64)
     mean, scale = _standardiser(x)
@@ -74,17 +79,17 @@ def fit_choice_logistic(groups: Sequence[np.ndarray], positives: Sequence[np.nda
         gradient = np.append(weights / c, 0.0)
         for z, positive in zip(standard, positives, strict=True):
             logits = np.append(z @ weights + bias, 0.0)  # the last entry is "none"
-            p = np.exp(logits - logits.max())
-            p /= p.sum()
-            target = np.append(positive, not positive.any()).astype(np.float64)
-            chosen = float(p @ target)
-            loss -= np.log(max(chosen, 1e-300))
-            residual = (p - target * p / chosen)[:-1]  # d loss / d logit of each real row
-            gradient[:width] += residual @ z
-            gradient[width] += residual.sum()
+            target = np.append(positive, not positive.any())
+            everything, right = logsumexp(logits), logsumexp(logits[target])
+            loss += float(everything - right)  # -log P(a right option), in log space throughout
+            residual = np.exp(logits - everything) - np.where(target, np.exp(logits - right), 0.0)
+            gradient[:width] += residual[:-1] @ z  # d loss / d logit of each real row
+            gradient[width] += residual[:-1].sum()
         return loss, gradient
 
     result = minimize(loss_and_gradient, np.zeros(width + 1), jac=True, method="L-BFGS-B")
+    if not result.success:
+        log.warning("choice model: lbfgs stopped early (%s)", result.message)
     return Logistic(
         result.x[:width].astype(np.float32),
         float(result.x[width]),
