@@ -130,8 +130,8 @@ def candidate_rows(title: str, body: Sequence[str], slug: str = "") -> tuple[lis
 
 def _episode_number(word: str) -> bool:
     """A podcast's episode mark after its name: "Ep. 12" (stripped to "ep"), "Ep.12", "#12"."""
-    rest = word.removeprefix("ep").lstrip(".") if word.startswith("ep") else word.removeprefix("#")
-    return word == "ep" or (rest != word and rest.isdigit())
+    digits = word[2:].lstrip(".") if word.startswith("ep") else word[1:] if word.startswith("#") else ""
+    return word == "ep" or digits.isdigit()
 
 
 def _within(short: str, long: str) -> bool:
