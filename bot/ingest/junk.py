@@ -49,7 +49,10 @@ CONTEXT_FEATURES = (
     "self", "prev", "next", "prev2", "next2", "short", "between_junk", "self_between_junk",
     "inside_junk_run",
 )  # fmt: skip
-MISSING = -6.0
+# A paragraph at either end of the page has no neighbour there: its score reads as "unknown"
+# (logit 0), not as a confidently clean neighbour, or an author bio closing the body would be
+# pulled towards "article" by a neighbour that does not exist.
+MISSING = 0.0
 LINE_FEATURES = (
     CHAR_FEATURES + WORD_FEATURES + LABEL_FEATURES + CUE_FEATURES + len(SHAPE_FEATURES) + CLASS_FEATURES
 )  # the width of `features`, in its column order
