@@ -29,6 +29,23 @@ def test_capitalised_prefixes_resolve_to_the_full_name_the_intro_uses() -> None:
     assert got == [None, "Dana Whitfield", "Mara Quintero", "Mara Quintero"]
 
 
+def test_turns_labelled_by_initials_resolve_to_the_one_full_name_with_them() -> None:
+    """Transcripts name a voice in full once, then by initials (with or without the parts of a
+    hyphenated surname); initials that fit two people, or nobody, name nobody."""
+    got = speakers(
+        "PRIYA DEWAN-LOWE: Welcome back. I'm Priya, and this week we have a guest.",
+        "**Hollis Grant:** Thanks for having me on.",
+        "PDL: So where did the lighthouse come from?",
+        "**HG:** From my grandmother's kitchen window, mostly.",
+        "PD: That explains the tea in every scene.",
+        "ZQ: Nobody here has these initials.",
+    )
+    priya, hollis = "Priya Dewan-Lowe", "Hollis Grant"
+    assert got == [priya, hollis, priya, hollis, priya, None]
+    book = NameBook(["Hana Gale met Hollis Grant."], ArticleMeta(file="x.md", title="A talk"))
+    assert book.resolve("HG") is None
+
+
 def test_bold_and_title_case_prefixes() -> None:
     got = speakers(
         "We spoke to showrunner Ben Alder and Mara Quintero.",

@@ -150,6 +150,13 @@ _ROLES = frozenset(
 )
 
 
+def _initials(name: str) -> set[str]:
+    """A full name's initials, with and without the parts of a hyphenated word ("PD", "PDL")."""
+    words = [w for w in name.split() if w[:1].isalpha()]
+    parts = [p for w in words for p in w.split("-") if p[:1].isalpha()]
+    return {"".join(w[0] for w in words).upper(), "".join(p[0] for p in parts).upper()}
+
+
 def _clean_name(name: str) -> str:
     """The name's words, title-cased only when the whole name is in capitals ("CHARLIE COX"), so
     an initialism inside a name keeps its capitals ("USA Network", not "Usa Network")."""
@@ -236,7 +243,18 @@ class NameBook:
             parts = [p.casefold() for p in full.split()]
             if word in (parts[0], parts[-1]) and len(parts) >= 2:
                 return full
+        initialled = self._by_initials(name.strip("* "))
+        if initialled is not None:
+            return initialled
         return words[0] if words[0].casefold() in self.capitalised else None
+
+    def _by_initials(self, word: str) -> str | None:
+        """The one full name the article uses whose initials `word` is: transcripts and Q&As label
+        later turns so ("PD:" or "PDL:" for Priyanka Dewhurst-Lowe, "HQ:" for Hester Quayle)."""
+        if not (2 <= len(word) <= 4 and word.isalpha() and word.isupper()):
+            return None
+        found = {full for full in self.full if word in _initials(full)}
+        return found.pop() if len(found) == 1 else None
 
     def people_in(self, text: str) -> list[str]:
         """Full names (two to four capitalised words) in `text`, in order."""
