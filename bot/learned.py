@@ -165,6 +165,15 @@ class TreeEnsemble:
         return cls(float(data["baseline"]), features, tuple(trees))
 
 
+def choice_of(logits: np.ndarray) -> tuple[int, float]:
+    """A choice model's likeliest row and its probability against the other rows and "none"
+    (logit 0): the form `fit_choice_logistic` fits. `logits` must not be empty."""
+    logits = np.asarray(logits, dtype=np.float64)
+    top = int(np.argmax(logits))
+    shift = max(float(logits[top]), 0.0)
+    return top, float(np.exp(logits[top] - shift) / (np.exp(-shift) + np.exp(logits - shift).sum()))
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 

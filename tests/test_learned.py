@@ -19,7 +19,7 @@ from bot.annotate.spoilers import ArticleText, Slot, Vectors, detect_spoilers, l
 from bot.embedder import Embedder
 from bot.ingest.corpus import load_corpus
 from bot.ingest.junk import load_junk_model
-from bot.learned import ARTIFACT_PATH, TreeEnsemble, load_artifact
+from bot.learned import ARTIFACT_PATH, TreeEnsemble, choice_of, load_artifact
 from bot.models import ArticleMeta
 from bot.search.rerank import ABSTAIN_FEATURES, RANK_FEATURES, load_ranker
 from bot.text import slug_words
@@ -288,3 +288,12 @@ def test_pooled_and_first_writer_hit_at_one_are_scored_from_the_same_ranking() -
     figures = score([pooled_first, writer_first], {"0": FirstRowFirst()}, 0.5, None, material)  # type: ignore[arg-type]
     assert (figures["hit1"], figures["mrr"]) == (1.0, 1.0)
     assert (figures["hit1_first_gold"], figures["mrr_first_gold"]) == (0.5, 0.75)
+
+
+def test_a_choice_weighs_each_row_against_the_others_and_none() -> None:
+    """The conditional logit's probability (show and speaker choices): "none" is a row at logit 0."""
+    assert choice_of(np.array([0.0])) == (0, 0.5)
+    top, p = choice_of(np.array([2.0, 0.0, -1.0]))
+    assert top == 0 and abs(p - np.exp(2) / (1 + np.exp(2) + 1 + np.exp(-1))) < 1e-9
+    top, p = choice_of(np.array([800.0, 1.0]))  # no overflow: shifted by the best logit
+    assert top == 0 and abs(p - 1.0) < 1e-9

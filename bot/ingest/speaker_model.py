@@ -6,9 +6,10 @@ Everything else is a choice: a pronoun ("she told me"), a quote paragraph after 
 ("Farrant says she still thinks about it." then three paragraphs of quote), a name in the same
 sentence that may be a place, a show or a character. Each quote run (a paragraph with speech and
 the paragraphs its open quotation mark carries on to) gets one row per person the article names,
-with features of where and how that person is mentioned; a logistic model trained on fanqa's
-speaker labels (`python -m bot train`) scores them, and the best one speaks when its probability
-clears the trained threshold. The rules' own pick is one of the features, so the model keeps what
+with features of where and how that person is mentioned; a conditional logit trained on fanqa's
+speaker labels (`python -m bot train`) gives one softmax over them and "nobody" (a title or a
+scare quote has no speaker), and the best one speaks when its probability clears the trained
+threshold. The rules' own pick is one of the features, so the model keeps what
 the rules get right and learns where they fail.
 """
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.learned import Logistic, built
+from bot.learned import Logistic, built, choice_of
 
 if TYPE_CHECKING:
     from bot.ingest.speakers import NameBook
@@ -373,9 +374,8 @@ def pick(choice: Choice, model: SpeakerModel) -> str | None:
     """The best candidate when the model is sure enough, else nobody."""
     if not choice.names:
         return None
-    probabilities = model.scorer.probabilities(choice.rows)
-    best = int(np.argmax(probabilities))
-    return choice.names[best] if probabilities[best] >= model.threshold else None
+    best, probability = choice_of(model.scorer.logits(choice.rows))
+    return choice.names[best] if probability >= model.threshold else None
 
 
 def load_speaker_model() -> SpeakerModel | None:

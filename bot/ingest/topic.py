@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.learned import Logistic, built
+from bot.learned import Logistic, built, choice_of
 from bot.models import Article
 from bot.text import find_phrase, phrase_starts, slug_words
 
@@ -166,10 +166,7 @@ class ShowModel:
     def best(self, rows: np.ndarray) -> tuple[int, float]:
         """The likeliest candidate's row and its probability against the others and "none" (rows
         must not be empty)."""
-        logits = self.scorer.logits(rows)
-        top = int(np.argmax(logits))
-        shift = max(float(logits[top]), 0.0)
-        return top, float(np.exp(logits[top] - shift) / (np.exp(-shift) + np.exp(logits - shift).sum()))
+        return choice_of(self.scorer.logits(rows))
 
     def choose(self, names: Sequence[str], rows: np.ndarray) -> str | None:
         if not names:
