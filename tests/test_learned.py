@@ -140,10 +140,10 @@ def test_stored_cross_validated_figures_stay_above_floors() -> None:
     assert figures["false_abstain"] <= 0.05
     assert figures["speaker"] >= 0.75
     assert figures["junk_recall"] >= 0.85
-    # passages made only of junk on shows the junk model never saw: 60 when this was written (64
-    # before a page's missing neighbour read as "unknown"; 27 on the articles before batch b33-b37,
-    # which were 60 before it): a ceiling, not the goal of 0; a retrain that lets more through fails
-    assert figures["junk_only_held_out"] <= 60
+    # passages made only of junk on shows the junk model never saw: 65 when this was written, 48 of
+    # them on the articles before batch b38-b42 (60 there before it) and 17 on its own pages, written
+    # to be hard: a ceiling, not the goal of 0; a retrain that lets more through fails
+    assert figures["junk_only_held_out"] <= 65
     assert figures["hit1_first_gold"] >= 0.45
 
 
