@@ -54,6 +54,9 @@ class Article:
     meta: ArticleMeta
     paragraphs: tuple[Paragraph, ...]
     reader: str = "text"  # which reader produced it: text, markdown, trafilatura, html-fallback
+    # the paragraphs junk cleaning dropped, kept for the names they give in full ("Written by
+    # Callum Ferriday" above "Ferriday said"): never quoted, never searched
+    furniture: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,6 +135,9 @@ def test_txt_title_byline_date_and_junk(tmp_path: Path) -> None:
     assert "The series arrives on Netflix in August" in text
     for junk in ("Share", "Tweet", "Related:", "Sign up now", "By Dana", "March 3"):
         assert junk not in text, junk
+    # what the junk model dropped is kept aside, for the full names it may give (never quoted)
+    assert any(line.startswith("Related:") for line in article.furniture)
+    assert not set(article.furniture) & {p.text for p in article.paragraphs}
 
 
 def test_txt_lines_are_units_and_hard_wrapped_lines_are_joined(tmp_path: Path) -> None:

@@ -46,6 +46,19 @@ def test_turns_labelled_by_initials_resolve_to_the_one_full_name_with_them() -> 
     assert book.resolve("HG") is None
 
 
+def test_a_surname_resolves_to_the_full_name_a_dropped_credit_line_gives() -> None:
+    """Junk cleaning drops a credit line ("Written by ..."), yet its name still completes the
+    surname the body uses alone; a name the body gives in full comes first."""
+    meta = ArticleMeta(file="x.txt", title="Gloamwood finale recap")
+    said = "“I knew from the start where it would end,” Ferriday said of the last scene."
+    credit = ("Season 2, episode 8 · Written by Callum Ferriday",)
+    article = Article(meta, (Paragraph(said),), furniture=credit)
+    assert [p.speaker for p in article_passages(article)] == ["Callum Ferriday"]
+    assert [p.speaker for p in article_passages(Article(meta, (Paragraph(said),)))] == [None]
+    book = NameBook(["Nora Ferriday hosts the show."], meta, furniture=credit)
+    assert book.resolve("Ferriday") == "Nora Ferriday"
+
+
 def test_bold_and_title_case_prefixes() -> None:
     got = speakers(
         "We spoke to showrunner Ben Alder and Mara Quintero.",

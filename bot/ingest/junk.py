@@ -215,7 +215,8 @@ class JunkModel:
             log.warning("%s: every paragraph scored as junk; keeping the least junk-like", article.meta.file)
             junk[int(np.argmin(scores))] = False
         kept = tuple(p for p, drop in zip(article.paragraphs, junk, strict=True) if not drop)
-        return replace(article, paragraphs=kept)
+        dropped = tuple(p.text for p, drop in zip(article.paragraphs, junk, strict=True) if drop)
+        return replace(article, paragraphs=kept, furniture=article.furniture + dropped)
 
 
 def load_junk_model() -> JunkModel | None:

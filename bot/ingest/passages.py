@@ -33,7 +33,11 @@ def article_passages(
     texts = [p.text for p in article.paragraphs]
     headings = [p.heading for p in article.paragraphs]
     for number, (paragraph, said) in enumerate(
-        zip(article.paragraphs, attribute(texts, article.meta, speakers, headings), strict=True)
+        zip(
+            article.paragraphs,
+            attribute(texts, article.meta, speakers, headings, article.furniture),
+            strict=True,
+        )
     ):
         text = paragraph.text[said.strip :]
         if said.quoted:

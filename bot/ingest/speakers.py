@@ -181,12 +181,16 @@ def _talking(texts: Sequence[str]) -> set[str]:
 class NameBook:
     """The full names an article uses, to resolve short and capitalised forms."""
 
-    def __init__(self, texts: Sequence[str], meta: ArticleMeta) -> None:
+    def __init__(self, texts: Sequence[str], meta: ArticleMeta, furniture: Sequence[str] = ()) -> None:
         # words the article also writes in lower case: at a sentence's start they are not names
         self.lowercase = {w for t in texts for _, w in speaker_model.tokens(t) if w.isalpha() and w.islower()}
         self.in_title = self._title_people(meta.title or "", texts)
         found = list(dict.fromkeys([*self.in_title, *(n for t in texts for n in self.people_in(t))]))
         self.full: list[str] = list(dict.fromkeys(self._without_opener(name, found) for name in found))
+        # full names only the page's dropped lines give (a credit line, a caption): they resolve a
+        # surname the body uses alone, and are never candidates themselves
+        credited = (n for t in furniture for n in self.people_in(t))
+        self.credited = [n for n in dict.fromkeys(credited) if n not in self.full]
         self.meta = meta
         # the article's shows, folded and without a leading "the" ("Quiet Orbit" in a title), less
         # a name that opens two "Name:" turns or more in a conversation (someone else opens turns
@@ -239,7 +243,7 @@ class NameBook:
             )
             return longer or " ".join(words)
         word = words[0].casefold()
-        for full in self.full:
+        for full in (*self.full, *self.credited):
             parts = [p.casefold() for p in full.split()]
             if word in (parts[0], parts[-1]) and len(parts) >= 2:
                 return full
@@ -317,14 +321,16 @@ def attribute(
     meta: ArticleMeta,
     model: SpeakerModel | None | Literal["shipped"] = "shipped",
     headings: Sequence[str | None] | None = None,
+    furniture: Sequence[str] = (),
 ) -> list[Attributed]:
     """One Attributed per paragraph, in order: the format rules, then the learned choice.
 
     `model` "shipped" uses the weights of the learned artifact (the rules alone when it has none);
     None asks for the rules alone (what training starts from). `headings`: the heading above each
-    paragraph (a Q&A answer does not run on into the next section).
+    paragraph (a Q&A answer does not run on into the next section). `furniture`: the page's
+    dropped lines, read only for full names (see NameBook).
     """
-    book = NameBook(paragraphs, meta)
+    book = NameBook(paragraphs, meta, furniture)
     rules = _rule_attribution(paragraphs, book, headings)
     chosen = speaker_model.load_speaker_model() if model == "shipped" else model
     if chosen is None:
@@ -363,10 +369,13 @@ def speech_plan(
 
 
 def rule_plan(
-    paragraphs: Sequence[str], meta: ArticleMeta, headings: Sequence[str | None] | None = None
+    paragraphs: Sequence[str],
+    meta: ArticleMeta,
+    headings: Sequence[str | None] | None = None,
+    furniture: Sequence[str] = (),
 ) -> tuple[list[Attributed], list[int | None], list[speaker_model.Choice]]:
     """The rules' attribution with its quote runs and the candidate rows the model decides (training)."""
-    book = NameBook(paragraphs, meta)
+    book = NameBook(paragraphs, meta, furniture)
     rules = _rule_attribution(paragraphs, book, headings)
     runs, _, choices = speech_plan(paragraphs, book, rules)
     return rules, runs, choices

@@ -48,7 +48,8 @@ def speaker_articles(material: Material) -> list[SpeakerArticle]:
         if article is None or not label.get("speakers"):
             continue
         texts = [p.text for p in article.paragraphs]
-        _, runs, choices = rule_plan(texts, article.meta, [p.heading for p in article.paragraphs])
+        headings = [p.heading for p in article.paragraphs]
+        _, runs, choices = rule_plan(texts, article.meta, headings, article.furniture)
         normed = [norm(t) for t in texts]
         said: dict[int, str] = {}
         for item in label["speakers"]:
