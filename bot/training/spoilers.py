@@ -24,7 +24,7 @@ from bot.annotate.spoilers import (
     context_features,
     sentence_features,
 )
-from bot.training.fitting import fit_logistic
+from bot.training.fitting import fit_logistic, fit_trees
 from bot.training.material import Material, matches
 
 # The issue asks for recall >= 0.98; out of fold, 0.98 -> 0.995 costs character precision
@@ -33,7 +33,9 @@ from bot.training.material import Material, matches
 # two thousand finale labels that threshold is set by the lowest two or three scores alone.
 TARGET_RECALL = 0.995
 SENTENCE_C = 0.05
-CONTEXT_C = 1.0
+# out of fold, precision at recall 0.995 was 0.349 with the logistic context model (C = 1) and
+# 0.367 with these trees (0.363-0.365 with depth 2 and 200 rounds, depth 4, or 200 rounds)
+CONTEXT_TREES = {"max_iter": 100, "max_depth": 3, "learning_rate": 0.1}  # boosting rounds, depth, step
 HEADLINE_C = 0.1
 MAX_FACTS = 8
 
@@ -128,7 +130,7 @@ def fit(
             if item.fold == fold and len(item.positive):
                 oof[n] = inner.logits(x1[n])
     x2 = [context_features(i.text, vectors, z, headline) for i, z in zip(items, oof, strict=True)]
-    context = fit_logistic(np.concatenate(x2), np.concatenate([i.positive for i in items]), CONTEXT_C)
+    context = fit_trees(np.concatenate(x2), np.concatenate([i.positive for i in items]), CONTEXT_TREES)
     return SpoilerModel(sentence, context, headline, threshold, headline_threshold)
 
 
