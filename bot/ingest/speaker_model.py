@@ -9,8 +9,8 @@ the paragraphs its open quotation mark carries on to) gets one row per person th
 with features of where and how that person is mentioned; a conditional logit trained on fanqa's
 speaker labels (`python -m bot train`) gives one softmax over them and "nobody" (a title or a
 scare quote has no speaker), and the best one speaks when its probability clears the trained
-threshold. The rules' own pick is one of the features, so the model keeps what
-the rules get right and learns where they fail.
+threshold. The rules' own pick is one of the features, so the model keeps what the rules get
+right and learns where they fail.
 """
 
 from __future__ import annotations

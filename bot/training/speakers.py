@@ -72,9 +72,8 @@ def _groups(items: Sequence[SpeakerArticle]) -> tuple[list[np.ndarray], list[np.
     xs, ys = [], []
     for item in items:
         for choice, gold in zip(item.choices, item.gold, strict=True):
-            if len(choice.names):
-                xs.append(choice.rows)
-                ys.append(np.array([gold is not None and _holds(n, gold) for n in choice.names]))
+            xs.append(choice.rows)
+            ys.append(np.array([gold is not None and _holds(n, gold) for n in choice.names]))
     if not xs:
         raise ValueError("no speaker rows to learn from")
     return xs, ys
@@ -96,8 +95,6 @@ def cross_validate(items: Sequence[SpeakerArticle]) -> tuple[float, dict[str, Sp
             if item.fold != fold:
                 continue
             for choice, gold in zip(item.choices, item.gold, strict=True):
-                if not len(choice.names):
-                    continue
                 best, p = choice_of(model.scorer.logits(choice.rows))
                 right = gold is not None and _holds(choice.names[best], gold)
                 best_scores.append((p, right, gold is not None))
